@@ -1,0 +1,1 @@
+"""SGD-trained networks that reproduce the paper's results; judged with :mod:`theory`."""
