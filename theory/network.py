@@ -1,0 +1,165 @@
+"""The standard architecture of Section 2: parameters, input checks and the forward pass.
+
+A network with K inputs and d layers (the output layer counts, the inputs do not) is a sequence of
+d pairs ``(W, b)``; ``W`` has shape (n_out, n_in), hidden layers apply the ReLU, the output layer is
+linear with a single node. d = 1 is a linear model.
+
+Notation map (paper -> code):
+
+=====================================  =============================================================
+paper                                  code
+=====================================  =============================================================
+W1, b1, ..., W_{d-1}, b_{d-1}           ``params[0] ... params[d-2]``, each ``(W, b)``
+w, b (output node)                      ``params[-1] = (W, b)``, W of shape (1, n_{d-1}), b of shape (1,)
+p (the KEEP probability)                ``keep_prob``
+q = 1 - p (the drop probability)        ``1 - keep_prob``
+W(x), the output without dropout        ``network_output(params, X)``
+P, a distribution over examples         ``X`` (N, K), ``Y`` (N,), ``weights`` (N,) example probabilities
+=====================================  =============================================================
+
+The public functions of :mod:`theory` validate their input with :func:`as_params`, :func:`as_data`
+and :func:`check_keep_prob`; the computational kernels assume validated float64 arrays and are pure
+JAX, so they can be jitted, vmapped and differentiated.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+Params = tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _finite_float64(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of real numbers ({err})") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def as_params(params: Sequence) -> Params:
+    """Validate a network and return it as a tuple of float64 ``(W, b)`` pairs.
+
+    Accepted conveniences: a 1-D output weight vector (read as shape (1, n)) and a scalar bias
+    (broadcast over the layer's outputs). Raises ValueError naming the offending layer when shapes do
+    not chain, the last layer has more than one output, or a value is NaN or infinite.
+    """
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence) or len(params) == 0:
+        raise TypeError("params must be a non-empty sequence of (W, b) pairs, one per layer")
+    d = len(params)
+    out = []
+    n_prev = None
+    for layer, pair in enumerate(params):
+        if not isinstance(pair, Sequence) or len(pair) != 2:
+            raise TypeError(f"params[{layer}] must be a (W, b) pair")
+        W = _finite_float64(pair[0], f"params[{layer}] W")
+        b = _finite_float64(pair[1], f"params[{layer}] b")
+        if W.ndim == 1 and layer == d - 1:
+            W = W[None, :]
+        if W.ndim != 2:
+            raise ValueError(f"params[{layer}] W must have shape (n_out, n_in), got shape {W.shape}")
+        n_out, n_in = W.shape
+        if n_out == 0 or n_in == 0:
+            raise ValueError(f"params[{layer}] W has an empty dimension: shape {W.shape}")
+        if b.ndim == 0:
+            b = np.full(n_out, float(b))
+        if b.shape != (n_out,):
+            raise ValueError(
+                f"params[{layer}] b must have shape ({n_out},) to match W of shape {W.shape}, "
+                f"got shape {b.shape}")
+        if n_prev is not None and n_in != n_prev:
+            raise ValueError(
+                f"params[{layer}] W takes {n_in} inputs but layer {layer - 1} has {n_prev} outputs: "
+                "shapes do not chain")
+        n_prev = n_out
+        out.append((W, b))
+    if n_prev != 1:
+        raise ValueError(
+            f"the last layer must have exactly one output (the paper's w, b), got {n_prev}: "
+            f"params[{d - 1}] W has shape {out[-1][0].shape}")
+    return tuple(out)
+
+
+def as_inputs(X, num_inputs: int) -> np.ndarray:
+    """Validate inputs: a finite float64 array of shape (N, K) with N >= 1 and K = num_inputs."""
+    X = _finite_float64(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (N, K), got shape {X.shape}")
+    N, K = X.shape
+    if N == 0:
+        raise ValueError("X holds no examples")
+    if K != num_inputs:
+        raise ValueError(f"X has {K} features per example but the network's first layer takes "
+                         f"{num_inputs} inputs")
+    return X
+
+
+def as_data(X, Y, weights, num_inputs: int):
+    """Validate a finite distribution over examples; return float64 (X, Y, weights).
+
+    ``weights`` are example probabilities: non-negative and summing to 1 (default: uniform).
+    """
+    X = as_inputs(X, num_inputs)
+    Y = _finite_float64(Y, "Y")
+    N = X.shape[0]
+    if Y.shape != (N,):
+        raise ValueError(f"Y must have shape ({N},) to match X of shape {X.shape}, got {Y.shape}")
+    return X, Y, as_weights(weights, N)
+
+
+def as_weights(weights, num_examples: int) -> np.ndarray:
+    """Validate example probabilities: non-negative, summing to 1; None means uniform."""
+    if weights is None:
+        return np.full(num_examples, 1.0 / num_examples)
+    weights = _finite_float64(weights, "weights")
+    if weights.shape != (num_examples,):
+        raise ValueError(f"weights must have shape ({num_examples},), one probability per "
+                         f"example, got shape {weights.shape}")
+    if np.any(weights < 0):
+        raise ValueError("weights must be non-negative example probabilities")
+    if abs(weights.sum() - 1.0) > 1e-9:
+        raise ValueError(f"weights must sum to 1 (they are example probabilities), "
+                         f"they sum to {weights.sum()!r}")
+    return weights
+
+
+def check_keep_prob(keep_prob) -> float:
+    """Return keep_prob as a float after checking 0 < keep_prob <= 1 (the paper's p)."""
+    try:
+        value = float(keep_prob)
+    except (TypeError, ValueError):
+        raise TypeError(f"keep_prob must be a number, got {keep_prob!r}") from None
+    if not (0.0 < value <= 1.0):
+        raise ValueError(
+            f"keep_prob must be in (0, 1], got {keep_prob!r}; it is the probability of KEEPING a "
+            "node (the paper's p), not the drop probability")
+    return value
+
+
+def widths(params) -> tuple[int, ...]:
+    """(K, n_1, ..., n_{d-1}): the sizes of the layers that dropout acts on."""
+    return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params[:-1])
+
+
+def network_output(params, X):
+    """W(x) for every row of X, without dropout: ReLU hidden layers, linear output. Shape (N,)."""
+    a = X
+    for W, b in params[:-1]:
+        a = jnp.maximum(a @ W.T + b, 0.0)
+    W, b = params[-1]
+    return a @ W[0] + b[0]
+
+
+def sum_squared_weights(params) -> float:
+    """||W||^2: the sum of the squares of all weights, biases excluded (Section 2)."""
+    return sum(jnp.sum(jnp.square(W)) for W, _ in params)
+
+
+def num_weights(params) -> int:
+    """The number of weights (biases excluded)."""
+    return sum(int(np.size(W)) for W, _ in params)
