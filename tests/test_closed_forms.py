@@ -292,3 +292,21 @@ def test_c17_one_layer_penalty_is_exact_nonnegative_and_label_free(seed):
     for Y in (rng.normal(size=5), 100 * rng.normal(size=5)):
         np.testing.assert_allclose(theory.dropout_penalty(params, X, Y, keep_prob=keep_prob,
                                                           weights=weights), closed, rtol=1e-9)
+
+
+# C16 ------------------------------------------------------------------------------------------
+def test_c16_torch_default_initialisation(key):
+    """Every weight and bias uniform on +-1/sqrt(fan_in): bounds, shapes and a KS test per layer."""
+    from scipy.stats import kstest
+
+    from theory.initialisation import torch_default_init
+
+    params = torch_default_init(key, 5, 400, 3)
+    assert [W.shape for W, _ in params] == [(400, 5), (400, 400), (1, 400)]
+    for (W, b), fan_in in zip(params[:2], (5, 400)):
+        bound = fan_in ** -0.5
+        values = np.concatenate([np.ravel(W), np.ravel(b)])
+        assert np.all(np.abs(values) <= bound)
+        assert kstest(values, "uniform", args=(-bound, 2 * bound)).pvalue > 1e-3
+    again = torch_default_init(key, 5, 400, 3)
+    assert all(np.array_equal(W, W2) for (W, _), (W2, _) in zip(params, again))
