@@ -45,12 +45,13 @@ def label_decomposition(params, x, *, keep_prob=0.5) -> LabelDecomposition:
 
 
 def theorem20_witness():
-    """(params, x): x = (1, -2), two hidden nodes with weights (1, 1), output weights 1 (C14).
+    """(params, x): x = (1, -2), hidden weights (1, 1) and (2, 1), output weights 1 (C14).
 
-    Without dropout both hidden nodes see 1 - 2 < 0 and output 0; when only the negative input is
-    dropped they output 1/p > 0, so E[delta] > 0 and the penalty falls with slope -2 E[delta] in y.
+    Without dropout the hidden nodes see 1 - 2 < 0 and 2 - 2 = 0 and output 0; when only the
+    negative input is dropped they output 1/p and 2/p > 0, so E[delta] > 0 and the penalty falls
+    with slope -2 E[delta] in y.
     """
-    params = ((np.ones((2, 2)), np.zeros(2)), (np.ones((1, 2)), np.zeros(1)))
+    params = ((np.array([[1.0, 1.0], [2.0, 1.0]]), np.zeros(2)), (np.ones((1, 2)), np.zeros(1)))
     return params, np.array([1.0, -2.0])
 
 

@@ -1,0 +1,21 @@
+"""The experiments, in the order of the paper, with the claims each one judges."""
+
+import importlib
+
+EXPERIMENTS = (
+    "fig1_negative_penalty",
+    "fig2_input_scale",
+    "depth_penalty",
+    "negative_weights",
+    "negative_weights_many_features",
+    "weight_decay_threshold",
+    "rescaling_invariance",
+    "penalty_vs_keep_prob",
+)
+
+
+def load(name: str):
+    """The module of experiment ``name``; it defines CLAIMS, TITLE, compute, checks and plot."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(f"experiments.{name}")
