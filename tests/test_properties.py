@@ -71,3 +71,15 @@ def test_c15_penalty_is_not_monotonic_in_the_drop_probability():
     np.testing.assert_allclose(penalty, brute, rtol=1e-10, atol=1e-12)
     assert penalty[0] == 0 and penalty[3] == pytest.approx(-10.0)
     assert np.argmin(penalty) not in (0, len(keep) - 1) and penalty[-1] > 0
+
+
+def test_c15_rise_fall_rise_network_has_an_interior_maximum_and_minimum():
+    from theory.negative_penalty import rise_fall_rise_network
+
+    params, X, Y = rise_fall_rise_network()
+    q = np.array([0.0, 0.08, 0.39, 0.9])
+    penalty = [theory.dropout_penalty(params, X, Y, keep_prob=1 - v) for v in q]
+    brute = [brute_force_criterion(params, X, Y, [1.0], 1 - v) - theory.risk(params, X, Y)
+             for v in q]
+    np.testing.assert_allclose(penalty, brute, rtol=1e-10, atol=1e-12)
+    assert penalty[0] == 0 < penalty[1] and penalty[2] < 0 < penalty[3]

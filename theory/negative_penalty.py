@@ -21,3 +21,18 @@ def figure1_network():
     params = ((np.ones((2, 2)), np.zeros(2)), (np.ones((1, 2)), np.zeros(1)))
     X, Y = point_mass([1.0, -1.0], 8.0)
     return params, X, Y
+
+
+def rise_fall_rise_network():
+    """(params, X, Y): a network whose penalty rises, falls below 0, then rises in q (C15; ours).
+
+    x = (1, -1, -1), y = 10; hidden node A has weights (1, 0, 0) and is active whenever x1 is kept,
+    adding output variance proportional to q at small q; node B has weights (1, 1, 1) and fires
+    only when x1 is kept and both negative inputs are dropped (probability p q^2), shifting the
+    mean towards the label. So the penalty E[delta^2] + 2 (W(x) - y) E[delta] first grows like q,
+    then the q^2 mean shift takes over and pulls it below 0, and as q -> 1 the 1/p variance wins.
+    """
+    params = ((np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), np.zeros(2)),
+              (np.ones((1, 2)), np.zeros(1)))
+    X, Y = point_mass([1.0, -1.0, -1.0], 10.0)
+    return params, X, Y
