@@ -1,0 +1,77 @@
+"""Every experiment runs end to end in quick mode; its exact parts agree with theory."""
+
+import json
+
+import pytest
+
+from experiments.__main__ import main
+from experiments.registry import EXPERIMENTS, load
+
+# Checks that rest on exact computation only, so they must pass even in quick mode.
+EXACT_CHECKS = {
+    "fig1_negative_penalty": None,              # None: every check
+    "rescaling_invariance": None,
+    "penalty_vs_keep_prob": None,
+    "negative_weights_many_features": None,
+    "depth_penalty": [0, 1],
+    "negative_weights": [3, 4],
+}
+
+
+@pytest.fixture(scope="module")
+def quick_outputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quick")
+    for name in EXPERIMENTS:
+        assert main([name, "--quick", "--results-dir", str(root / "results"),
+                     "--figures-dir", str(root / "figures")]) == 0
+    assert main(["report", "--quick", "--figures-dir", str(root / "figures")]) == 0
+    return root
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_quick_run_writes_figure_and_json(quick_outputs, name):
+    figures = quick_outputs / "figures"
+    for suffix in (".png", ".pdf", ".json"):
+        assert (figures / f"{name}{suffix}").stat().st_size > 0
+    payload = json.loads((figures / f"{name}.json").read_text())
+    module = load(name)
+    assert payload["meta"]["claims"] == list(module.CLAIMS) and payload["meta"]["quick"]
+    assert {c["claim"] for c in payload["checks"]} <= set(module.CLAIMS)
+    wanted = EXACT_CHECKS.get(name, [])
+    rows = payload["checks"] if wanted is None else [payload["checks"][i] for i in wanted]
+    assert all(row["passed"] for row in rows), [r for r in rows if not r["passed"]]
+
+
+def test_required_json_keys(quick_outputs):
+    figures = quick_outputs / "figures"
+    fig2 = json.loads((figures / "fig2_input_scale.json").read_text())
+    assert len(fig2["scales"]) == 5 and "paper" in fig2
+    for regime in ("dropout", "weight_decay", "none"):
+        assert len(fig2[regime]["mean"]) == len(fig2[regime]["std"]) == len(fig2["scales"])
+    negative = json.loads((figures / "negative_weights.json").read_text())
+    for variant in ("free", "nonneg"):
+        assert len(negative[variant]["final_criterion"]) == len(negative[variant]["min_weight"])
+    assert negative["wneg_threshold_n"] == {"2": 18, "3": 26}
+    depth = json.loads((figures / "depth_penalty.json").read_text())
+    head = depth["headline"]
+    assert len(head["depths"]) == len(head["dropout_penalty"]) == len(head["l2_penalty"])
+
+
+def test_report_has_a_row_for_every_claim(quick_outputs):
+    report = (quick_outputs / "figures" / "REPORT.md").read_text()
+    for i in range(1, 18):
+        assert f"| C{i} |" in report
+
+
+def test_quick_results_are_deterministic(quick_outputs, tmp_path):
+    name = "fig1_negative_penalty"
+    main([name, "--quick", "--stage", "compute", "--results-dir", str(tmp_path)])
+    again = json.loads((tmp_path / f"{name}.json").read_text())
+    first = json.loads((quick_outputs / "results" / f"{name}.json").read_text())
+    assert again == first
+
+
+def test_cli_lists_experiments(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPERIMENTS)
