@@ -6,6 +6,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SETUP  := $(VENV)/.installed
 
+# Expose every CPU core to JAX as a device; training splits its runs over all local devices
+# (experiments/training.py:train). On a GPU/TPU host the accelerators are used as they are.
+NPROC     := $(shell nproc 2>/dev/null || echo 1)
+XLA_FLAGS ?= --xla_force_host_platform_device_count=$(NPROC)
+export XLA_FLAGS
+
 EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_weights \
                negative_weights_many_features weight_decay_threshold rescaling_invariance \
                penalty_vs_keep_prob
