@@ -83,8 +83,8 @@ def _median(values, fitted):
 
 
 def compute(*, quick: bool, progress):
-    theory_depths = list(range(1, 7 if quick else 13))
-    train_depths = list(range(2, 5 if quick else 9))
+    theory_depths = list(range(1, 5 if quick else 13))
+    train_depths = list(range(2, 4 if quick else 9))
     seeds = 4 if quick else 16
     schedule = Schedule(steps=2000 if quick else 20_000, log_every=1000)
     data = {"theorem18": {"depths": theory_depths, "K": K_THEORY, "lam": LAM,

@@ -76,7 +76,7 @@ def compute(*, quick: bool, progress):
     wneg = {}
     for d, widths in WNEG_WIDTHS.items():
         values = [wneg_optimal_output(2, n, d)[2] for n in widths]
-        checked = [n for n in widths if 2 + (d - 2) * n <= (10 if quick else 16)]
+        checked = [n for n in widths if 2 + (d - 2) * n <= 16 and (n <= 10 or not quick)]
         exact = [theory.dropout_criterion(w_neg(2, n, d, output_weight=c, output_bias=b), X0, Y0)
                  for n in checked for c, b, _ in [wneg_optimal_output(2, n, d)]]
         wneg[str(d)] = {"widths": widths, "criterion": values, "exact_widths": checked,
