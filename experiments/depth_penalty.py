@@ -22,7 +22,8 @@ import theory
 from experiments.common import COLORS, Check
 from experiments.evaluation import exact_risk_and_dropout_criterion, sum_squared_weights
 from experiments.training import Regime, Schedule, stack_regimes, train
-from theory.depth import theorem18_dropout_penalty, theorem18_l2_penalty, theorem18_network
+from theory.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
+                          theorem18_network)
 from theory.distributions import p11
 from theory.initialisation import torch_default_init
 
@@ -112,6 +113,8 @@ def checks(data):
     half = [c for c in curves if c["keep_prob"] == 0.5]
     growth = min(np.min(np.diff(np.log(c["closed_form"]))) for c in half)
     l2_growth = max(c["l2_penalty"][-1] / c["l2_penalty"][0] for c in half)
+    within_bound = all(l2 <= theorem18_l2_bound(K_THEORY, c["n"], int(d), 2.0 ** d, lam=LAM)
+                       for c in half for d, l2 in zip(depths, c["l2_penalty"]))
     return [
         Check("C12", "J_D = y^2 ((1 + q/(pK))(1 + q/(pn))^{d-1} - 1) for the Theorem 18 network",
               f"max relative gap exact vs closed form {worst:.1e} over {len(curves)} curves x "
@@ -119,8 +122,9 @@ def checks(data):
         Check("C12", "with y = 2^d the penalty grows exponentially in d, L2 polynomially",
               f"each layer multiplies the dropout penalty by >= e^{growth:.2f}; the L2 penalty "
               f"grows {l2_growth:.1f}x from d = 1 to {depths[-1]}",
-              "log-increments >= log 4 (y^2 = 4^d) and L2 growth <= d_max^2",
-              growth >= np.log(4) and l2_growth <= depths[-1] ** 2),
+              "log-increments >= log 4 (y^2 = 4^d); L2 <= Theorem 18's bound "
+              "(lam y^{2/d}/2)(Kn + n^2(d-2) + n), linear in d for y = 2^d",
+              bool(growth >= np.log(4) and within_bound)),
     ]
 
 
