@@ -11,13 +11,14 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from theory.criteria import (dropout_criterion, dropout_penalty, l2_criterion, l2_penalty,  # noqa: E402
-                             output_moments, risk)
+from theory.criteria import (deviation_moments, dropout_criterion, dropout_penalty,  # noqa: E402
+                             l2_criterion, l2_penalty, output_moments, risk)
 from theory.exact import MAX_PATTERNS, num_enumerated_patterns  # noqa: E402
 from theory.monte_carlo import mc_dropout_criterion  # noqa: E402
 from theory.network import network_output  # noqa: E402
 
 __all__ = [
-    "MAX_PATTERNS", "dropout_criterion", "dropout_penalty", "l2_criterion", "l2_penalty",
-    "mc_dropout_criterion", "network_output", "num_enumerated_patterns", "output_moments", "risk",
+    "MAX_PATTERNS", "deviation_moments", "dropout_criterion", "dropout_penalty", "l2_criterion",
+    "l2_penalty", "mc_dropout_criterion", "network_output", "num_enumerated_patterns",
+    "output_moments", "risk",
 ]
