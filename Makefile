@@ -21,7 +21,7 @@ ENGINE  := experiments/common.py experiments/training.py experiments/evaluation.
 RESULTS := $(EXPERIMENTS:%=results/%.json)
 FIGURES := $(EXPERIMENTS:%=figures/%.png)
 
-.PHONY: all test clean distclean
+.PHONY: all test bench clean distclean
 .DELETE_ON_ERROR:
 .PRECIOUS: results/%.json
 
@@ -53,3 +53,9 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+
+# Benchmarks (not part of `all` or `test`): PyTorch is an optional extra; without it the PyTorch
+# row is skipped with a message.
+bench: $(SETUP)
+	$(PY) -m pip install --quiet -e '.[bench]' || echo "PyTorch could not be installed: its row will be skipped"
+	$(PY) benchmarks/bench.py
