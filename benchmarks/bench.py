@@ -242,7 +242,7 @@ def write_markdown(results):
         lines.append(f"| {label} | {row['seconds']:.3f} | {row['model_steps_per_s']:,.0f} | "
                      f"{ratio:,.0f}x |")
     goal = results.get("sgd_vs_torch_eager")
-    lines += ["", f"Goal: at least 500x the eager PyTorch loop. Measured: "
+    lines += ["", "Goal: at least 500x the eager PyTorch loop. Measured: "
               + (f"{goal:,.0f}x." if goal else "not measured (PyTorch missing)."), "",
               "## Exact J_D (K = 4, n = 6, d = 3, 10 examples)", "",
               "| method | seconds (median) | value |", "|---|---|---|",
@@ -259,7 +259,7 @@ def write_markdown(results):
               f"- Figure 2 protocol alone ({sgd['models']} networks x {results['protocol']['steps']} "
               f"SGD steps = {sgd['models'] * results['protocol']['steps']:,} steps), our engine after "
               f"warm-up: {results['protocol']['seconds']:.1f} s.",
-              f"- cold `make all` (set-up excluded): "
+              "- cold `make all` (set-up excluded): "
               + (f"{results['make_all_seconds']:.0f} s." if results.get("make_all_seconds")
                  else "not measured (--skip-make).")]
     (OUT / "RESULTS.md").write_text("\n".join(lines) + "\n")

@@ -168,8 +168,11 @@ def plot(result):
                       label=f"paper's Figure 2, {name.replace('_', ' ')} (read off, ±0.02)")
     left.set_xlabel("input scale (training inputs multiplied by it; labels unchanged)")
     left.set_ylabel("training loss (mean square loss, last 1000 SGD steps)")
+    biases = "decayed" if primary["weight_decay"] == "weight_decay_biases" else "not decayed"
+    measure = {"sgd": "loss as printed", "risk": "exact R", "criterion": "trained criterion"}
     left.set_title(f"C16: our SGD runs (mean ± std over {runs} runs) against the paper\n"
-                   "Torch7 defaults: dampened momentum, biases decayed, loss as printed")
+                   f"{primary['convention']} momentum, biases {biases}, "
+                   f"{measure[primary['measure']]}")
     left.set_ylim(-0.02, 1.32)
     left.legend(fontsize=7.5, loc="upper center", ncol=2)
     styles = {"risk": "-", "criterion": "--", "sgd": ":"}

@@ -23,7 +23,7 @@ from experiments.evaluation import exact_risk_and_dropout_criterion, sum_squared
 from experiments.training import Regime, Schedule, stack_regimes, train
 from theory.distributions import point_and_origin
 from theory.initialisation import torch_default_init
-from theory.weight_decay import weight_decay_activation, weight_decay_aversion
+from theory.weight_decay import weight_decay_aversion
 
 TITLE = "Weight decay's aversion depends on the input scale and collapses; dropout's does not"
 CLAIMS = ("C5", "C6", "C4", "C2")
