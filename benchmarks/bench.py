@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 import theory  # noqa: E402
 from experiments.training import (Regime, Schedule, _sgd_step, _window_draws, optimizer,  # noqa: E402
-                                  stack_regimes, train)
+                                  stack_runs, train)
 from theory.enumeration import brute_force_criterion  # noqa: E402
 from theory.initialisation import torch_default_init  # noqa: E402
 
@@ -80,9 +80,9 @@ def protocol(runs=10):
                 X.append(scale * x)
                 Y.append(jnp.prod(jnp.sign(x), axis=1))
                 regimes.append(regime)
-    params = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *inits)
+    params = stack_runs(inits)
     keys = jax.random.split(jax.random.key(1), len(inits))
-    return keys, params, jnp.stack(X), jnp.stack(Y), stack_regimes(regimes), regimes
+    return keys, params, jnp.stack(X), jnp.stack(Y), stack_runs(regimes), regimes
 
 
 def bench_engine(models, steps, repeats):

@@ -20,12 +20,13 @@ import numpy as np
 
 import theory
 from experiments.common import COLORS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion, sum_squared_weights
-from experiments.training import Regime, Schedule, stack_regimes, train
+from experiments.evaluation import exact_risk_and_dropout_criterion
+from experiments.training import Regime, Schedule, stack_runs, train
 from theory.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
                           theorem18_network)
 from theory.distributions import p11
 from theory.initialisation import torch_default_init
+from theory.network import sum_squared_weights
 
 TITLE = "Dropout's penalty grows exponentially with depth; weight decay's does not"
 CLAIMS = ("C12",)
@@ -62,7 +63,7 @@ def _trained(depths, seeds, schedule, progress):
         for regime, keep in (("plain", 1.0), ("dropout", 0.5)):
             keys = jax.random.split(jax.random.fold_in(jax.random.key(1018), 2 * d + (keep < 1)),
                                     seeds)
-            trained = train(keys, params, X, Y, stack_regimes([Regime(keep_prob=keep)] * seeds),
+            trained = train(keys, params, X, Y, stack_runs([Regime(keep_prob=keep)] * seeds),
                             schedule)
             final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
             risk, j_d = (np.asarray(v) for v in exact_risk_and_dropout_criterion(final, X, Y, 0.5))
@@ -70,7 +71,8 @@ def _trained(depths, seeds, schedule, progress):
                 out["fitted"].append(risk < FIT_TOLERANCE)
                 out["risk"].append(risk)
                 out["dropout_penalty"].append(j_d - risk)
-                out["l2_penalty"].append(0.5 * LAM * np.asarray(sum_squared_weights(final)))
+                weights_sq = jax.vmap(sum_squared_weights)(final)
+                out["l2_penalty"].append(0.5 * LAM * np.asarray(weights_sq))
             else:
                 out["dropout_trained_risk"].append(risk)
                 out["dropout_trained_criterion"].append(j_d)

@@ -32,7 +32,3 @@ def exact_along_training(checkpoints, X, Y, keep_prob):
     per_run = jax.vmap(_criteria, in_axes=(0, None, None, None))
     return jax.vmap(per_run, in_axes=(0, 0, 0, None))(checkpoints, X, Y, keep_prob)
 
-
-def sum_squared_weights(params):
-    """||W||^2 per run (biases excluded), leaves with a leading run axis."""
-    return sum(jnp.sum(jnp.square(W), axis=tuple(range(1, W.ndim))) for W, _ in params)

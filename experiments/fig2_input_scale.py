@@ -26,9 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion, sum_squared_weights
-from experiments.training import Regime, Schedule, stack_regimes, train
+from experiments.evaluation import exact_risk_and_dropout_criterion
+from experiments.training import Regime, Schedule, stack_runs, train
 from theory.initialisation import torch_default_init
+from theory.network import sum_squared_weights
 
 TITLE = "Figure 2: dropout is flat in the input scale, weight decay is not"
 CLAIMS = ("C16", "C2", "C5")
@@ -71,9 +72,8 @@ def compute(*, quick: bool, progress):
         regimes.append(REGIMES[regime]._replace(dampening=CONVENTIONS[convention]))
         X.append(SCALES[s] * datasets[run][0])
         Y.append(datasets[run][1])
-    params = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves),
-                                    *[inits[run] for run, *_ in grid])
-    regime = stack_regimes(regimes)
+    params = stack_runs([inits[run] for run, *_ in grid])
+    regime = stack_runs(regimes)
     X, Y, keys = jnp.stack(X), jnp.stack(Y), jnp.stack(keys)
     total = len(grid) * schedule.steps
     progress(f"training {len(grid)} networks x {schedule.steps} SGD steps = {total:,} steps "
@@ -83,7 +83,8 @@ def compute(*, quick: bool, progress):
     final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trajectory.params)
     risk, j_d = exact_risk_and_dropout_criterion(final, X, Y, 0.5)
     bias_sq = sum(jnp.sum(jnp.square(b), axis=-1) for _, b in final)
-    j2 = risk + 0.5 * regime.lam * (sum_squared_weights(final) + regime.decay_biases * bias_sq)
+    weights_sq = jax.vmap(sum_squared_weights)(final)
+    j2 = risk + 0.5 * regime.lam * (weights_sq + regime.decay_biases * bias_sq)
     criterion = jnp.where(regime.keep_prob < 1, j_d, jnp.where(regime.lam > 0, j2, risk))
     values = {"risk": np.asarray(risk), "criterion": np.asarray(criterion),
               "sgd": np.asarray(trajectory.sgd_loss[:, -1])}

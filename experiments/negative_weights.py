@@ -20,7 +20,7 @@ import numpy as np
 import theory
 from experiments.common import COLORS, Check
 from experiments.evaluation import exact_along_training
-from experiments.training import Regime, Schedule, stack_regimes, train
+from experiments.training import Regime, Schedule, stack_runs, train
 from theory.distributions import p11
 from theory.initialisation import torch_default_init
 from theory.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, two_hot_distribution,
@@ -45,7 +45,7 @@ def _train_pair(X0, Y0, seeds, schedule, seed, progress, label):
     for name, nonnegative in (("free", 0.0), ("nonneg", 1.0)):
         progress(f"{label}: {name}, {seeds} seeds x {schedule.steps} dropout-SGD steps")
         params = init if not nonnegative else tuple((jnp.abs(W), b) for W, b in init)
-        regime = stack_regimes([Regime(keep_prob=KEEP, nonnegative=nonnegative)] * seeds)
+        regime = stack_runs([Regime(keep_prob=KEEP, nonnegative=nonnegative)] * seeds)
         keys = jax.random.split(jax.random.key(seed + 1 + int(nonnegative)), seeds)
         trajectory = train(keys, params, X, Y, regime, schedule)
         _, j_d = exact_along_training(trajectory.params, X, Y, KEEP)

@@ -18,7 +18,8 @@ Everything runs inside one ``jit``: ``lax.scan`` over steps, ``vmap`` over runs 
 and regimes are all just runs with their own data and hyperparameters), the run axis sharded over
 the local devices. Keys are derived with ``fold_in`` from one key per run, so a run's numbers do
 not depend on which other runs share the batch; the example indices and dropout patterns of each
-window of ``log_every`` steps are drawn in one batch (3x faster than drawing per step). Parameters are checkpointed every ``log_every`` steps, with the mean minibatch loss (dropout
+window of ``log_every`` steps are drawn in one batch (3x faster than drawing per step).
+Parameters are checkpointed every ``log_every`` steps, with the mean minibatch loss (dropout
 active) over each window, so training can be judged afterwards with the exact evaluator.
 """
 
@@ -44,9 +45,10 @@ class Regime(NamedTuple):
                                  # PyTorch's torch.optim.SGD uses 0
 
 
-def stack_regimes(regimes) -> Regime:
-    """One Regime of (R,) arrays from R per-run Regimes, for :func:`train`."""
-    return Regime(*(jnp.asarray(values, jnp.float64) for values in zip(*regimes)))
+def stack_runs(trees):
+    """Stack per-run pytrees (parameters, Regimes) along a new leading run axis, for :func:`train`."""
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack([jnp.asarray(leaf) for leaf in leaves]),
+                                  *trees)
 
 
 class Schedule(NamedTuple):

@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion, sum_squared_weights
-from experiments.training import Regime, Schedule, stack_regimes, train
+from experiments.evaluation import exact_risk_and_dropout_criterion
+from experiments.training import Regime, Schedule, stack_runs, train
 from theory.distributions import point_and_origin
 from theory.initialisation import torch_default_init
+from theory.network import sum_squared_weights
 from theory.weight_decay import weight_decay_aversion
 
 TITLE = "Weight decay's aversion depends on the input scale and collapses; dropout's does not"
@@ -55,17 +56,16 @@ def compute(*, quick: bool, progress):
     runs = [(config, seed) for config in configs for seed in range(seeds)]
     inits = [torch_default_init(jax.random.fold_in(jax.random.key(7), seed), 2, WIDTH, 2)
              for seed in range(seeds)]
-    params = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves),
-                                    *[inits[seed] for _, seed in runs])
+    params = stack_runs([inits[seed] for _, seed in runs])
     X = np.stack([point_and_origin(c[3] * X0, c[4])[0] for c, _ in runs])
     Y = np.stack([point_and_origin(c[3] * X0, c[4])[1] for c, _ in runs])
-    regime = stack_regimes([c[5] for c, _ in runs])
+    regime = stack_runs([c[5] for c, _ in runs])
     keys = jax.random.split(jax.random.key(77), len(runs))
     progress(f"training {len(runs)} networks x {schedule.steps} SGD steps")
     trained = train(keys, params, jnp.asarray(X), jnp.asarray(Y), regime, schedule)
     final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
     risk, _ = exact_risk_and_dropout_criterion(final, jnp.asarray(X), jnp.asarray(Y), 0.5)
-    sq = np.asarray(sum_squared_weights(final)).reshape(len(configs), seeds)
+    sq = np.asarray(jax.vmap(sum_squared_weights)(final)).reshape(len(configs), seeds)
     bias = np.asarray(final[-1][1][:, 0]).reshape(len(configs), seeds)
     risk = np.asarray(risk).reshape(len(configs), seeds)
     panels = {}

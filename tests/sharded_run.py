@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory  # noqa: F401  (float64)
-from experiments.training import Regime, Schedule, _train_single, stack_regimes, train
+from experiments.training import Regime, Schedule, _train_single, stack_runs, train
 from theory.initialisation import torch_default_init
 
 RUNS = 7  # not a multiple of the device count: blocks of unequal size
@@ -18,7 +18,7 @@ keys = jax.random.split(jax.random.key(3), RUNS)
 params = jax.vmap(lambda k: torch_default_init(k, 3, 4, 3))(keys)
 X = jax.random.uniform(jax.random.key(4), (RUNS, 6, 3), jnp.float64, -1, 1)
 Y = jnp.prod(jnp.sign(X), axis=-1)
-regime = stack_regimes([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), Regime(),
+regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), Regime(),
                         Regime(keep_prob=0.7, nonnegative=1.0), Regime(dampening=0.0),
                         Regime(keep_prob=0.5, lam=0.05), Regime()])
 schedule = Schedule(steps=400, log_every=100)
