@@ -38,18 +38,15 @@ NPROC = os.cpu_count() or 1
 os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={NPROC}")
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import theory  # noqa: E402
-from experiments.training import (Regime, Schedule, _sgd_step, _window_draws, optimizer,  # noqa: E402
+from experiments import fig2_input_scale as fig2  # noqa: E402
+from experiments.training import (Schedule, _sgd_step, _window_draws, optimizer,  # noqa: E402
                                   stack_runs, train)
 from theory.enumeration import brute_force_criterion  # noqa: E402
-from theory.initialisation import torch_default_init  # noqa: E402
 
-K, N_HIDDEN, N_EXAMPLES = 5, 5, 10
-REGIMES = {"dropout": Regime(keep_prob=0.5), "weight_decay": Regime(lam=0.5, decay_biases=1.0),
-           "none": Regime()}
+K, N_HIDDEN, N_EXAMPLES = fig2.K, fig2.N_HIDDEN, fig2.N_EXAMPLES
 
 
 def _log(message):
@@ -67,22 +64,11 @@ def _median_time(fn, repeats, warmup=None):
 
 
 def protocol(runs=10):
-    """The Figure 2 protocol's models: runs x 5 scales x 3 regimes, stacked on a run axis."""
-    scales = (0.5, 0.75, 1.0, 1.25, 1.5)
-    inits, X, Y, regimes = [], [], [], []
-    for run in range(runs):
-        key = jax.random.fold_in(jax.random.key(2017), run)
-        init = torch_default_init(jax.random.fold_in(key, 0), K, N_HIDDEN, 2)
-        x = jax.random.uniform(jax.random.fold_in(key, 1), (N_EXAMPLES, K), jnp.float64, -1, 1)
-        for scale in scales:
-            for regime in REGIMES.values():
-                inits.append(init)
-                X.append(scale * x)
-                Y.append(jnp.prod(jnp.sign(x), axis=1))
-                regimes.append(regime)
-    params = stack_runs(inits)
-    keys = jax.random.split(jax.random.key(1), len(inits))
-    return keys, params, jnp.stack(X), jnp.stack(Y), stack_runs(regimes), regimes
+    """The Figure 2 protocol's models as the paper ran them: runs x 5 scales x 3 regimes (Torch7
+    momentum, weight decay on every parameter), from experiments/fig2_input_scale.py."""
+    regimes = {name: fig2.REGIMES[name] for name in ("dropout", "weight_decay_biases", "none")}
+    _, keys, params, X, Y, per_run = fig2.protocol_runs(runs, regimes, {"torch7": 0.5})
+    return keys, params, X, Y, stack_runs(per_run), per_run
 
 
 def bench_engine(models, steps, repeats):

@@ -57,24 +57,34 @@ def _data(key):
     return X, jnp.prod(jnp.sign(X), axis=1)
 
 
-def compute(*, quick: bool, progress):
-    runs = 2 if quick else 10
-    schedule = Schedule(steps=2000 if quick else 100_000, log_every=1000)
+def protocol_runs(runs, regimes=REGIMES, conventions=CONVENTIONS):
+    """The protocol's networks on one run axis: runs x scales x regimes x conventions.
+
+    Returns the grid of (run, scale index, regime name, convention name), one PRNG key per
+    network, the stacked initial networks (one Torch-default network per run, cloned), inputs,
+    labels and the list of per-network Regimes.
+    """
     root = jax.random.key(2017)
-    grid = list(itertools.product(range(runs), range(len(SCALES)), REGIMES, CONVENTIONS))
-    inits, datasets, keys, regimes, X, Y = [], [], [], [], [], []
+    grid = list(itertools.product(range(runs), range(len(SCALES)), regimes, conventions))
+    inits, datasets, keys, per_run, X, Y = [], [], [], [], [], []
     for run in range(runs):
         run_key = jax.random.fold_in(root, run)
         inits.append(torch_default_init(jax.random.fold_in(run_key, 0), K, N_HIDDEN, DEPTH))
         datasets.append(_data(jax.random.fold_in(run_key, 1)))
     for index, (run, s, regime, convention) in enumerate(grid):
         keys.append(jax.random.fold_in(jax.random.fold_in(root, 10_000 + run), index))
-        regimes.append(REGIMES[regime]._replace(dampening=CONVENTIONS[convention]))
+        per_run.append(regimes[regime]._replace(dampening=conventions[convention]))
         X.append(SCALES[s] * datasets[run][0])
         Y.append(datasets[run][1])
     params = stack_runs([inits[run] for run, *_ in grid])
-    regime = stack_runs(regimes)
-    X, Y, keys = jnp.stack(X), jnp.stack(Y), jnp.stack(keys)
+    return grid, jnp.stack(keys), params, jnp.stack(X), jnp.stack(Y), per_run
+
+
+def compute(*, quick: bool, progress):
+    runs = 2 if quick else 10
+    schedule = Schedule(steps=2000 if quick else 100_000, log_every=1000)
+    grid, keys, params, X, Y, per_run = protocol_runs(runs)
+    regime = stack_runs(per_run)
     total = len(grid) * schedule.steps
     progress(f"training {len(grid)} networks x {schedule.steps} SGD steps = {total:,} steps "
              f"(the paper's protocol is {runs}x5x3 = {runs * 15} of them)")
