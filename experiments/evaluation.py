@@ -10,14 +10,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory.exact import delta_moments
+from theory.exact import delta_moments, penalty_from_moments
 
 
 def _criteria(params, X, Y, keep_prob):
     keep_probs = jnp.full(len(params), keep_prob)
     f, e1, e2 = delta_moments(params, X, keep_probs)
     risk = jnp.mean(jnp.square(f - Y))
-    return risk, risk + jnp.mean(e2 + 2.0 * (f - Y) * e1)
+    return risk, risk + jnp.mean(penalty_from_moments(f, e1, e2, Y))
 
 
 @jax.jit

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.exact import MAX_PATTERNS, delta_moments
+from theory.exact import MAX_PATTERNS, delta_moments, penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
 from theory.network import (as_data, as_inputs, as_params, check_keep_prob, network_output,
                             sum_squared_weights)
@@ -44,7 +44,7 @@ def _delta_moments(params, X, keep_prob, method, max_patterns):
 
 def _per_example_penalty(params, X, Y, keep_prob, method, max_patterns):
     f, e1, e2 = _delta_moments(params, X, keep_prob, method, max_patterns)
-    return f, e2 + 2.0 * (f - Y) * e1
+    return f, penalty_from_moments(f, e1, e2, Y)
 
 
 def deviation_moments(params, X, *, keep_prob=0.5, method="auto", max_patterns=MAX_PATTERNS):

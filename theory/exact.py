@@ -39,6 +39,11 @@ CHUNK_ELEMENTS = 2 ** 21
 """Target number of floats in one (patterns x examples x width) intermediate array."""
 
 
+def penalty_from_moments(f, mean_delta, mean_delta_sq, y):
+    """Per-example dropout penalty E[delta^2] + 2 (W(x) - y) E[delta] (C14, Theorem 20)."""
+    return mean_delta_sq + 2.0 * (f - y) * mean_delta
+
+
 def num_enumerated_patterns(params) -> int:
     """2^(K + n_1 + ... + n_{d-2}): the patterns the exact evaluator sums over."""
     return 2 ** sum(widths(params)[:-1])

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from theory.criteria import deviation_moments
+from theory.exact import penalty_from_moments
 from theory.network import as_inputs, as_params, as_weights, check_keep_prob
 
 
@@ -30,7 +31,8 @@ class LabelDecomposition(NamedTuple):
 
     def penalty(self, y):
         """The dropout penalty J_D - R of P_{x,y} as a function of the label y."""
-        return self.mean_delta_sq + 2.0 * (self.output - np.asarray(y, np.float64)) * self.mean_delta
+        return penalty_from_moments(self.output, self.mean_delta, self.mean_delta_sq,
+                                    np.asarray(y, np.float64))
 
     @property
     def slope(self) -> float:
