@@ -15,8 +15,8 @@ DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_weights \
                negative_weights_many_features weight_decay_threshold rescaling_invariance \
                penalty_vs_keep_prob
-THEORY  := $(wildcard theory/*.py)
-ENGINE  := experiments/common.py experiments/training.py experiments/evaluation.py \
+THEORY  := $(wildcard theory/*.py theory/paper/*.py)
+ENGINE  := experiments/common.py experiments/training.py experiments/initialisation.py \
            experiments/registry.py experiments/__main__.py
 RESULTS := $(EXPERIMENTS:%=results/%.json)
 FIGURES := $(EXPERIMENTS:%=figures/%.png)
@@ -30,7 +30,7 @@ all: figures/REPORT.md
 $(SETUP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,torch]'
 	touch $@
 
 # Compute stage: results/NAME.json depends on the experiment, the engine and theory/.
@@ -54,8 +54,6 @@ clean:
 distclean: clean
 	rm -rf $(VENV) *.egg-info
 
-# Benchmarks (not part of `all` or `test`): PyTorch is an optional extra; without it the PyTorch
-# row is skipped with a message.
+# Benchmarks (not part of `all` or `test`); PyTorch (the optional extra `torch`) comes with set-up.
 bench: $(SETUP)
-	$(PY) -m pip install --quiet -e '.[bench]' || echo "PyTorch could not be installed: its row will be skipped"
 	$(PY) benchmarks/bench.py

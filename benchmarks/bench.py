@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import theory  # noqa: E402
 from experiments import fig2_input_scale as fig2  # noqa: E402
 from experiments.training import (Schedule, _sgd_step, _window_draws, optimizer,  # noqa: E402
-                                  stack_runs, train)
+                                  run_noise, stack_runs, train)
 from theory.enumeration import brute_force_criterion  # noqa: E402
 
 K, N_HIDDEN, N_EXAMPLES = fig2.K, fig2.N_HIDDEN, fig2.N_EXAMPLES
@@ -88,11 +88,13 @@ def bench_jax_python_loop(models, steps, repeats):
     keys, params, X, Y, regime, regimes = models
     schedule = Schedule(steps=steps)
 
+    noise = run_noise(params)
+
     @jax.jit
     def step(carry, key, t, x, y, reg):
-        draws = _window_draws(jax.random.fold_in(key, t), carry[0], reg, x.shape[0], 1)
-        carry, loss = _sgd_step(schedule, reg, x, y, carry,
-                                jax.tree_util.tree_map(lambda a: a[0], draws))
+        index, raw = _window_draws(jax.random.fold_in(key, t), noise, carry[0], x.shape[0], 1)
+        draws = (index[0], [r[0] for r in raw], t)
+        carry, loss = _sgd_step(schedule, noise, reg, x, y, carry, draws)
         return carry
 
     def run(steps=steps, models=keys.shape[0]):
@@ -114,7 +116,7 @@ def bench_torch_eager(models, steps, repeats):
         import torch
         from torch import nn
     except ImportError:
-        return {"skipped": "PyTorch is not installed (pip install '.[bench]'); row skipped"}
+        return {"skipped": "PyTorch is not installed (pip install -e '.[torch]'); row skipped"}
     _, params, X, Y, _, regimes = models
     X, Y = torch.tensor(np.asarray(X), dtype=torch.float32), torch.tensor(np.asarray(Y),
                                                                          dtype=torch.float32)

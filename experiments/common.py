@@ -19,6 +19,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "results"
+ENGINE_MODULES = ("common", "training", "initialisation")
+"""The experiment-side modules every result depends on (the Makefile's ENGINE lists them too)."""
 FIGURES_DIR = ROOT / "figures"
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
@@ -38,14 +40,23 @@ class Check(NamedTuple):
 
 
 def code_version(*module_names: str) -> str:
-    """sha256 (12 hex digits) of the source of theory/ and the given experiment modules."""
-    files = sorted((ROOT / "theory").glob("*.py"))
-    files += [ROOT / "experiments" / f"{name}.py" for name in ("common", "training", *module_names)]
+    """sha256 (12 hex digits) of every source a result depends on: all of theory/ (the engine and
+    the paper's constructions), the shared experiment code (:data:`ENGINE_MODULES`) and the given
+    experiment modules."""
+    files = sorted((ROOT / "theory").rglob("*.py"))
+    files += [ROOT / "experiments" / f"{name}.py" for name in (*ENGINE_MODULES, *module_names)]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def rounding_bound(value: float, bound: float) -> str:
+    """A rounding-level number as text that does not depend on the machine: "< bound" when the value
+    is below ``bound`` (its last digits differ between machines and would change committed figures
+    on a rebuild), the value itself when it is not (then something is wrong and shows)."""
+    return f"< {bound:.0e}" if value < bound else f"= {value:.2e}"
 
 
 def _jsonable(value):

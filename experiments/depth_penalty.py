@@ -19,13 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion
+from experiments.common import COLORS, Check, rounding_bound
+from theory.evaluation import exact_risk_and_dropout_criterion
 from experiments.training import Regime, Schedule, stack_runs, train
-from theory.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
+from theory.paper.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
                           theorem18_network)
-from theory.distributions import p11
-from theory.initialisation import torch_default_init
+from theory.paper.distributions import p11
+from experiments.initialisation import torch_default_init
 from theory.network import sum_squared_weights
 
 TITLE = "Dropout's penalty grows exponentially with depth; weight decay's does not"
@@ -119,7 +119,7 @@ def checks(data):
                        for c in half for d, l2 in zip(depths, c["l2_penalty"]))
     return [
         Check("C12", "J_D = y^2 ((1 + q/(pK))(1 + q/(pn))^{d-1} - 1) for the Theorem 18 network",
-              f"max relative gap exact vs closed form {worst:.1e} over {len(curves)} curves x "
+              f"max relative gap exact vs closed form {rounding_bound(worst, 1e-12)} over {len(curves)} curves x "
               f"{len(depths)} depths (keep 0.5 and 0.8)", "relative gap < 1e-9", worst < 1e-9),
         Check("C12", "with y = 2^d the penalty grows exponentially in d, L2 polynomially",
               f"each layer multiplies the dropout penalty by >= e^{growth:.2f}; the L2 penalty "

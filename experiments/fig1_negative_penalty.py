@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
+from experiments.common import COLORS, Check, rounding_bound
 from theory.enumeration import brute_force_criterion, pattern_outputs
-from theory.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
-from theory.negative_penalty import figure1_network
+from theory.paper.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
+from theory.paper.negative_penalty import figure1_network
 
 TITLE = "The dropout penalty can be negative and depends on the label"
 CLAIMS = ("C1", "C13", "C14", "C17")
@@ -89,7 +89,7 @@ def checks(data):
               "exact; min >= -1e-12", data["nonnegative_min_penalty"] >= -1e-12),
         Check("C14", "penalty = E[delta^2] + 2 (W(x) - y) E[delta], slope -2 E[delta] in y",
               f"witness slope {-2 * witness['mean_delta']:.6g}, zero at y = {y_zero:.6g}; "
-              f"max |line - brute force| = {line_error:.2g}",
+              f"max |line - brute force| {rounding_bound(line_error, 1e-12)}",
               "brute force on the line to 1e-9 and the witness slope != 0",
               line_error < 1e-9 and witness["mean_delta"] != 0),
         Check("C17", "d = 1: penalty (q/p) sum w_i^2 E[x_i^2], free of the label",

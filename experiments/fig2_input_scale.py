@@ -26,9 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion
+from theory.evaluation import exact_risk_and_dropout_criterion
 from experiments.training import Regime, Schedule, stack_runs, train
-from theory.initialisation import torch_default_init
+from experiments.initialisation import torch_default_init
 from theory.network import sum_squared_weights
 
 TITLE = "Figure 2: dropout is flat in the input scale, weight decay is not"

@@ -18,14 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
-from experiments.evaluation import exact_along_training
+from experiments.common import COLORS, Check, rounding_bound
+from theory.evaluation import exact_along_training
 from experiments.training import Regime, Schedule, stack_runs, train
-from theory.distributions import p11
-from theory.initialisation import torch_default_init
-from theory.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, two_hot_distribution,
+from theory.paper.distributions import p11
+from experiments.initialisation import torch_default_init
+from theory.paper.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, two_hot_distribution,
                                      w_neg, wneg_optimal_output, wneg_threshold_width)
-from theory.supermodularity import psi
+from theory.paper.supermodularity import psi
 
 TITLE = "With two features, dropout's minimisers need negative weights"
 CLAIMS = ("C9", "C10", "C11")
@@ -136,7 +136,7 @@ def checks(data):
         f"first n beating 1/8: {thresholds['2']} (d = 2), {thresholds['3']} (d = 3); at n = "
         f"{data['wneg']['2']['widths'][-1]}: "
         f"{data['wneg']['2']['criterion'][-1]:.4f}, {data['wneg']['3']['criterion'][-1]:.4f}; "
-        f"exact evaluator vs symmetric form max gap {exact_gap:.1e}",
+        f"exact evaluator vs symmetric form max gap {rounding_bound(exact_gap, 1e-12)}",
         "thresholds exist, values decrease towards 1/10, exact agrees to 1e-10",
         bool(exact_gap < 1e-10 and data["wneg"]["3"]["criterion"][-1] < bound)))
     psi_values = np.asarray(data["psi"])

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
-from theory.distributions import p11
-from theory.negative_weights import (lemma10_criterion, lemma10_crossing_width, lemma16_bound,
+from experiments.common import COLORS, Check, rounding_bound
+from theory.paper.distributions import p11
+from theory.paper.negative_weights import (lemma10_criterion, lemma10_crossing_width, lemma16_bound,
                                      w_neg)
 
 TITLE = "Many features: W_neg beats the non-negative bound 1/(36K) beyond a width"
@@ -65,7 +65,7 @@ def checks(data):
     return [
         Check("C7", "Lemma 10: J_D(W_neg) = (1/2)(1 - (1 - 2^-K)/((1 + K/n)(1 + 1/n)^{d-2}))",
               f"exact evaluator vs Lemma 10 at {len(gaps)} (K, n) points up to n = "
-              f"{max(e['n'] for e in data['exact'])}: max relative gap {max(gaps):.1e}",
+              f"{max(e['n'] for e in data['exact'])}: max relative gap {rounding_bound(max(gaps), 1e-11)}",
               "relative gap < 1e-10", max(gaps) < 1e-10),
         Check("C8", "for K > 18 and large n, W_neg beats every non-negative network (Theorem 8)",
               f"first widths below 1/(36K): {crossings}",

@@ -6,7 +6,7 @@ The introduction claims the penalty can rise and then fall (or the reverse) as t
 probability q = 1 - keep_prob grows; the COLT version proves nothing about it. We show it exactly:
 the Figure 1 network (falls from 0 to -10 at q = 1/2, then rises and turns positive) and a network
 of ours whose penalty rises, falls below zero and rises again
-(:func:`theory.negative_penalty.rise_fall_rise_network`). Lines: exact evaluator on a fine grid of q; markers: brute force
+(:func:`theory.paper.negative_penalty.rise_fall_rise_network`). Lines: exact evaluator on a fine grid of q; markers: brute force
 over every pattern of every node on a coarse grid.
 """
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
+from experiments.common import COLORS, Check, rounding_bound
 from theory.enumeration import brute_force_criterion
-from theory.negative_penalty import figure1_network, rise_fall_rise_network
+from theory.paper.negative_penalty import figure1_network, rise_fall_rise_network
 
 TITLE = "The dropout penalty is not monotonic in the drop probability"
 CLAIMS = ("C15",)
@@ -63,7 +63,7 @@ def checks(data):
         f"{c['name']}: interior maxima at q = {[float(c['q'][i]) for i in mx]}, minima at q = "
         f"{[float(c['q'][i]) for i in mn]}" for c, (mx, mn) in zip(cases, extrema))
     return [Check("C15", "the penalty can rise then fall (or the reverse) as q grows",
-                  f"{described}; brute force agrees to {gaps:.1e}",
+                  f"{described}; brute force agrees to {rounding_bound(gaps, 1e-12)}",
                   "exact curves with an interior minimum and an interior maximum among them; "
                   "brute force within 1e-9",
                   bool(any(mn for _, mn in extrema) and any(mx for mx, _ in extrema)

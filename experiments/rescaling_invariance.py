@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check
-from theory.invariances import rescale_layers, scale_inputs, scale_output
+from experiments.common import COLORS, Check, rounding_bound
+from theory.paper.invariances import rescale_layers, scale_inputs, scale_output
 
 TITLE = "Dropout is invariant under rescalings that weight decay is not"
 CLAIMS = ("C2", "C3", "C4")
@@ -74,19 +74,21 @@ def checks(data):
     worst = {k: max(v) for k, v in dev.items()}
     return [
         Check("C3", "J_D, penalty and R are constant along (c W1, W2, w/c); J2 is not",
-              f"relative spread of J_D, penalty, R: {flat:.1e}; J2 from {j2.min():.3g} to "
-              f"{j2.max():.3g}, equal to R + (lam/2)(c^2|W1|^2 + |W2|^2 + |w|^2/c^2) to "
-              f"{j2_gap:.0e}", "spread < 1e-12; J2 on its formula to 1e-12 and not flat "
-              "(spread > 1)", bool(flat < 1e-12 and j2_gap < 1e-12 and np.ptp(j2) / j2.min() > 1)),
+              f"relative spread of J_D, penalty, R {rounding_bound(flat, 1e-13)}; J2 from "
+              f"{j2.min():.3g} to {j2.max():.3g}, equal to R + (lam/2)(c^2|W1|^2 + |W2|^2 + "
+              f"|w|^2/c^2) to {rounding_bound(j2_gap, 1e-13)}",
+              "spread < 1e-12; J2 on its formula to 1e-12 and not flat (spread > 1)",
+              bool(flat < 1e-12 and j2_gap < 1e-12 and np.ptp(j2) / j2.min() > 1)),
         Check("C2", "J_D(W', A x) = J_D(W, x) for W' = (W1 A^-1, ...), any full-rank diagonal A",
-              f"max relative deviation {worst['input scaling (Thm 4)']:.1e} over "
+              f"max relative deviation {rounding_bound(worst['input scaling (Thm 4)'], 1e-13)} over "
               f"{len(dev['input scaling (Thm 4)'])} random A", "< 1e-12",
               worst["input scaling (Thm 4)"] < 1e-12),
         Check("C3", "D(W', x, R) = (c1...cd) D(W, x, R) for Theorem 5's W'",
-              f"max relative deviation of J_D {worst['cross-layer rescaling (Thm 5)']:.1e}",
+              f"max relative deviation of J_D "
+              f"{rounding_bound(worst['cross-layer rescaling (Thm 5)'], 1e-13)}",
               "< 1e-12", worst["cross-layer rescaling (Thm 5)"] < 1e-12),
         Check("C4", "output weights and labels times c: every criterion times c^2",
-              f"max relative deviation {worst['output scaling (Thm 6)']:.1e}", "< 1e-12",
+              f"max relative deviation {rounding_bound(worst['output scaling (Thm 6)'], 1e-13)}", "< 1e-12",
               worst["output scaling (Thm 6)"] < 1e-12),
     ]
 

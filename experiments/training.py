@@ -3,9 +3,13 @@
 One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Section 6 / C16):
 
 1. draw an example index i uniformly from the training set (with replacement);
-2. draw a fresh dropout pattern: every input and hidden node kept with probability ``keep_prob``,
-   kept values scaled by 1/keep_prob (inverted dropout, the convention of :mod:`theory`);
-   keep_prob = 1 means no dropout;
+2. draw fresh noise of the run's dropout variant (:mod:`theory.noise`, the one definition the exact
+   evaluator and Monte Carlo share): by default every input and hidden node kept with probability
+   ``keep_prob`` and kept values scaled by 1/keep_prob (inverted dropout); ``keep_prob`` may also
+   give one keep probability per dropout layer (inputs, hidden 1..d-1; 1 = that layer not dropped,
+   so (1, p) is PyTorch's placement), ``noise`` selects DropConnect or Gaussian noise and ``groups``
+   drops nodes together; ``keep_by_step`` makes the keep probability a schedule over steps
+   (curriculum or early dropout); keep_prob = 1 everywhere means no dropout;
 3. g = gradient of the square loss (D(W, x_i, R) - y_i)^2 (no 1/2), plus lam * W for weight decay
    (the gradient of (lam/2) ||W||^2); biases are decayed too when ``decay_biases`` = 1, as Torch's
    ``optim.sgd`` does (it decays every parameter);
@@ -18,7 +22,8 @@ Everything runs inside one ``jit``: ``lax.scan`` over steps, ``vmap`` over runs 
 and regimes are all just runs with their own data and hyperparameters), the run axis sharded over
 the local devices. Keys are derived with ``fold_in`` from one key per run, so a run's numbers do
 not depend on which other runs share the batch; the example indices and dropout patterns of each
-window of ``log_every`` steps are drawn in one batch (3x faster than drawing per step).
+window of ``log_every`` steps are drawn in one batch (3x faster than drawing per step), as raw
+uniforms or normals that each step turns into noise at its own keep probability.
 Parameters are checkpointed every ``log_every`` steps, with the mean minibatch loss (dropout
 active) over each window, so training can be judged afterwards with the exact evaluator.
 """
@@ -33,16 +38,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from theory.network import widths
+from theory.noise import Noise, as_noise, draw_raw, noisy_output, realise
+
 
 class Regime(NamedTuple):
     """Per-run training hyperparameters (scalars, or arrays with a leading run axis)."""
 
-    keep_prob: float = 1.0       # dropout keep probability (the paper's p); 1 = no dropout
+    keep_prob: float = 1.0       # dropout keep probability (the paper's p); 1 = no dropout;
+                                 # or one per dropout layer (inputs, hidden 1..d-1)
     lam: float = 0.0             # weight decay: lam * W is added to the gradient
     decay_biases: float = 0.0    # 1 = weight decay also on biases (Torch), 0 = weights only
     nonnegative: float = 0.0     # 1 = project weights onto >= 0 after every step
     dampening: float = 0.5       # momentum dampening: Torch7 optim.sgd's default (= momentum);
                                  # PyTorch's torch.optim.SGD uses 0
+    keep_by_step: jax.Array | None = None   # keep probability at every step, shape (steps,) or
+                                            # (steps, d); overrides keep_prob (see keep_schedule)
 
 
 def stack_runs(trees):
@@ -77,21 +88,38 @@ def optimizer(schedule: Schedule, dampening) -> optax.GradientTransformation:
     )
 
 
-def dropout_output(params, x, kept, keep_prob):
-    """D(W, x, R) for one input x and keep masks ``kept`` (one boolean vector per dropout layer)."""
-    a = x * kept[0] / keep_prob
-    for layer, (W, b) in enumerate(params[:-1]):
-        a = jnp.maximum(W @ a + b, 0.0) * kept[layer + 1] / keep_prob
-    w, b = params[-1]
-    return w[0] @ a + b[0]
+def keep_schedule(keep, steps: int) -> jax.Array:
+    """A keep-probability schedule for :class:`Regime`'s ``keep_by_step``: ``keep`` is a function of
+    the step t = 0..steps-1 (vectorised over a JAX array of steps; it may return one value or one
+    per dropout layer) or an array of ``steps`` values (or rows). Values must lie in (0, 1]."""
+    values = jnp.asarray(keep(jnp.arange(steps)) if callable(keep) else keep, jnp.float64)
+    if values.ndim not in (1, 2) or values.shape[0] != steps:
+        raise ValueError(f"keep schedule must give {steps} values (one per step), or {steps} rows "
+                         f"of one value per dropout layer; got shape {values.shape}")
+    if not bool(jnp.all((values > 0) & (values <= 1))):
+        raise ValueError("keep schedule values must lie in (0, 1]: they are KEEP probabilities")
+    return values
 
 
-def _sgd_step(schedule, regime, X, Y, carry, draws):
+def step_keep(regime: Regime, step, depth: int):
+    """The keep probability of every dropout layer at ``step``: shape (d,)."""
+    keep = regime.keep_prob if regime.keep_by_step is None else regime.keep_by_step[step]
+    return jnp.broadcast_to(keep, (depth,))
+
+
+def noisy_loss(noise: Noise, params, x, y, raw, keep):
+    """(D(W, x, R) - y)^2 for one example under the noise that raw draws give at keep ``keep``."""
+    values = [realise(noise, r, keep[layer]) for layer, r in enumerate(raw)]
+    return jnp.square(noisy_output(noise, params, x, values, keep) - y)
+
+
+def _sgd_step(schedule, noise, regime, X, Y, carry, draws):
     params, opt_state = carry
-    i, kept = draws
+    i, raw, step = draws
+    keep = step_keep(regime, step, len(params))
 
     def loss(p):
-        return jnp.square(dropout_output(p, X[i], kept, regime.keep_prob) - Y[i])
+        return noisy_loss(noise, p, X[i], Y[i], raw, keep)
 
     value, grads = jax.value_and_grad(loss)(params)
     grads = tuple((gW + regime.lam * W, gb + regime.lam * regime.decay_biases * b)
@@ -103,25 +131,25 @@ def _sgd_step(schedule, regime, X, Y, carry, draws):
     return (params, opt_state), value
 
 
-def _window_draws(key, params, regime, num_examples, steps):
-    """The example indices and dropout patterns of ``steps`` consecutive SGD steps, drawn at once."""
+def _window_draws(key, noise, params, num_examples, steps):
+    """The example indices and raw noise draws of ``steps`` consecutive SGD steps, drawn at once."""
     index_key, mask_key = jax.random.split(key)
-    sizes = [params[0][0].shape[1]] + [W.shape[0] for W, _ in params[:-1]]
-    kept = [jax.random.bernoulli(k, regime.keep_prob, (steps, n))
-            for k, n in zip(jax.random.split(mask_key, len(sizes)), sizes)]
-    return jax.random.randint(index_key, (steps,), 0, num_examples), kept
+    return (jax.random.randint(index_key, (steps,), 0, num_examples),
+            draw_raw(mask_key, noise, params, (steps,)))
 
 
-def train_one(key, params, X, Y, regime: Regime, schedule: Schedule) -> Trajectory:
+def train_one(key, params, X, Y, regime: Regime, schedule: Schedule,
+              noise: Noise) -> Trajectory:
     """Train one network; see :func:`train` for the batched, jitted entry point."""
     if schedule.steps % schedule.log_every:
         raise ValueError("schedule.steps must be a multiple of schedule.log_every")
-    step = partial(_sgd_step, schedule, regime, X, Y)
+    step = partial(_sgd_step, schedule, noise, regime, X, Y)
 
     def window(carry, window_index):
-        draws = _window_draws(jax.random.fold_in(key, window_index), carry[0], regime,
-                              X.shape[0], schedule.log_every)
-        carry, losses = jax.lax.scan(step, carry, draws)
+        index, raw = _window_draws(jax.random.fold_in(key, window_index), noise, carry[0],
+                                   X.shape[0], schedule.log_every)
+        steps = window_index * schedule.log_every + jnp.arange(schedule.log_every)
+        carry, losses = jax.lax.scan(step, carry, (index, raw, steps))
         return carry, (carry[0], jnp.mean(losses))
 
     carry = (params, optimizer(schedule, regime.dampening).init(params))
@@ -130,19 +158,30 @@ def train_one(key, params, X, Y, regime: Regime, schedule: Schedule) -> Trajecto
     return Trajectory(checkpoints, losses)
 
 
-def _train_batch(keys, params, X, Y, regime, schedule):
-    return jax.vmap(train_one, in_axes=(0, 0, 0, 0, 0, None))(keys, params, X, Y, regime, schedule)
+def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
+    """The static part of a dropout variant for runs with parameters ``params`` (leading run axis):
+    the kind and the groups; the keep probabilities come from each run's :class:`Regime`."""
+    sizes = widths(jax.tree_util.tree_map(lambda a: a[0], params))
+    return as_noise(sizes, 1.0, noise, groups)._replace(keep=None)
 
 
-_train_single = jax.jit(_train_batch, static_argnames=("schedule",))
+def _train_batch(keys, params, X, Y, regime, schedule, noise):
+    one = partial(train_one, schedule=schedule, noise=noise)
+    return jax.vmap(one)(keys, params, X, Y, regime)
 
 
-def train(keys, params, X, Y, regime: Regime, schedule: Schedule) -> Trajectory:
+_train_single = jax.jit(_train_batch, static_argnames=("schedule", "noise"))
+
+
+def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
+          groups=None) -> Trajectory:
     """Train many runs at once: every argument but ``schedule`` has a leading run axis.
 
     keys (R,) PRNG keys; params a tuple of (W, b) with shapes (R, n_out, n_in), (R, n_out);
-    X (R, N, K); Y (R, N); regime fields (R,). Returns a Trajectory with leaves (R, C, ...),
-    C = steps / log_every checkpoints.
+    X (R, N, K); Y (R, N); regime fields (R,), or (R, d) for per-layer keep probabilities and
+    (R, steps) or (R, steps, d) for ``keep_by_step``. ``noise`` ("dropout", "dropconnect",
+    "gaussian") and ``groups`` (see :func:`theory.dropout_criterion`) are shared by all runs.
+    Returns a Trajectory with leaves (R, C, ...), C = steps / log_every checkpoints.
 
     The run axis is split into one contiguous block per local device and every block is trained,
     concurrently, by the same single-device program, so the call uses all GPUs or TPU cores of a
@@ -153,14 +192,15 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule) -> Trajectory:
     (NamedSharding or shard_map) here: its SPMD-partitioned program rounds differently in the last
     bit, which SGD amplifies over 100000 steps.
     """
+    spec = run_noise(params, noise, groups)
     args = (keys, params, X, Y, regime)
     devices = jax.local_devices()
     if len(devices) == 1:
-        return _train_single(*args, schedule)
+        return _train_single(*args, schedule, spec)
     runs = keys.shape[0]
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
     blocks = [jax.device_put(jax.tree_util.tree_map(lambda a: a[lo:hi], args), device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]
-    outs = [_train_single(*block, schedule) for block in blocks]   # dispatched asynchronously
+    outs = [_train_single(*block, schedule, spec) for block in blocks]   # dispatched asynchronously
     return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(
         [jax.device_put(part, devices[0]) for part in parts]), *outs)

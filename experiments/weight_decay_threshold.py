@@ -19,12 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Check
-from experiments.evaluation import exact_risk_and_dropout_criterion
+from theory.evaluation import exact_risk_and_dropout_criterion
 from experiments.training import Regime, Schedule, stack_runs, train
-from theory.distributions import point_and_origin
-from theory.initialisation import torch_default_init
+from theory.paper.distributions import point_and_origin
+from experiments.initialisation import torch_default_init
 from theory.network import sum_squared_weights
-from theory.weight_decay import weight_decay_aversion
+from theory.paper.weight_decay import weight_decay_aversion
 
 TITLE = "Weight decay's aversion depends on the input scale and collapses; dropout's does not"
 CLAIMS = ("C5", "C6", "C4", "C2")

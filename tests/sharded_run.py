@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory  # noqa: F401  (float64)
-from experiments.training import Regime, Schedule, _train_single, stack_runs, train
-from theory.initialisation import torch_default_init
+from experiments.training import Regime, Schedule, _train_single, run_noise, stack_runs, train
+from experiments.initialisation import torch_default_init
 
 RUNS = 7  # not a multiple of the device count: blocks of unequal size
 
@@ -23,7 +23,7 @@ regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), R
                         Regime(keep_prob=0.5, lam=0.05), Regime()])
 schedule = Schedule(steps=400, log_every=100)
 split = train(keys, params, X, Y, regime, schedule)
-single = _train_single(keys, params, X, Y, regime, schedule)   # one device, one program
+single = _train_single(keys, params, X, Y, regime, schedule, run_noise(params))  # one device
 devices = {d for leaf in jax.tree_util.tree_leaves(single) for d in leaf.devices()}
 equal = all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(split),
                                                  jax.tree_util.tree_leaves(single)))

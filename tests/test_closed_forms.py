@@ -8,19 +8,19 @@ from scipy.optimize import minimize
 
 import theory
 from helpers import random_network
-from theory.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
+from theory.paper.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
                           theorem18_network)
-from theory.distributions import p11, point_and_origin
+from theory.paper.distributions import p11, point_and_origin
 from theory.enumeration import brute_force_criterion, pattern_outputs
-from theory.invariances import scale_output
-from theory.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
-from theory.negative_penalty import figure1_network
-from theory.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, lemma10_criterion,
+from theory.paper.invariances import scale_output
+from theory.paper.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
+from theory.paper.negative_penalty import figure1_network
+from theory.paper.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, lemma10_criterion,
                                      lemma10_crossing_width, lemma16_bound, two_hot_distribution,
                                      w_neg, wneg_criterion, wneg_optimal_output,
                                      wneg_threshold_width)
 from theory.network import network_output
-from theory.weight_decay import (lemma33_min_sq_weights, weight_decay_activation,
+from theory.paper.weight_decay import (lemma33_min_sq_weights, weight_decay_activation,
                                  weight_decay_aversion, weight_decay_optimal_criterion,
                                  weight_decay_optimum)
 
@@ -299,7 +299,7 @@ def test_c16_torch_default_initialisation(key):
     """Every weight and bias uniform on +-1/sqrt(fan_in): bounds, shapes and a KS test per layer."""
     from scipy.stats import kstest
 
-    from theory.initialisation import torch_default_init
+    from experiments.initialisation import torch_default_init
 
     params = torch_default_init(key, 5, 400, 3)
     assert [W.shape for W, _ in params] == [(400, 5), (400, 400), (1, 400)]

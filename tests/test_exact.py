@@ -6,9 +6,9 @@ import pytest
 import theory
 import theory.exact
 from helpers import random_case, random_network
-from theory.distributions import p11
+from theory.paper.distributions import p11
 from theory.enumeration import brute_force_criterion, pattern_outputs
-from theory.negative_weights import lemma10_criterion, w_neg, wneg_criterion
+from theory.paper.negative_weights import lemma10_criterion, w_neg, wneg_criterion
 
 RTOL = 1e-10
 

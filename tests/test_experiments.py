@@ -75,3 +75,18 @@ def test_cli_lists_experiments(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in EXPERIMENTS)
+
+
+def test_makefile_lists_the_registry_and_the_engine():
+    """The Makefile's experiment list and engine prerequisites agree with the code."""
+    import re
+    from pathlib import Path
+
+    from experiments.common import ENGINE_MODULES
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    listed = re.search(r"^EXPERIMENTS := (.*?)(?<!\\)$", makefile, flags=re.M | re.S).group(1)
+    assert listed.replace("\\", " ").split() == list(EXPERIMENTS)
+    engine = re.search(r"^ENGINE  := (.*?)(?<!\\)$", makefile, flags=re.M | re.S).group(1)
+    assert {f"experiments/{name}.py" for name in ENGINE_MODULES} <= set(
+        engine.replace("\\", " ").split())

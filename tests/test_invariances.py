@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 import theory
 from helpers import networks, random_network
 from theory.enumeration import pattern_outputs
-from theory.invariances import rescale_layers, scale_inputs, scale_output
+from theory.paper.invariances import rescale_layers, scale_inputs, scale_output
 
 KEEP_PROBS = st.sampled_from([0.25, 0.5, 0.8])
 FACTORS = st.floats(0.1, 10.0)

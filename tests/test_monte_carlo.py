@@ -6,10 +6,10 @@ import pytest
 
 import theory
 from helpers import random_case
-from theory.depth import theorem18_dropout_penalty, theorem18_network
-from theory.distributions import p11
-from theory.negative_penalty import figure1_network
-from theory.negative_weights import w_neg, wneg_criterion, wneg_optimal_output
+from theory.paper.depth import theorem18_dropout_penalty, theorem18_network
+from theory.paper.distributions import p11
+from theory.paper.negative_penalty import figure1_network
+from theory.paper.negative_weights import w_neg, wneg_criterion, wneg_optimal_output
 
 Z = 5.0  # |mc - exact| <= 5 standard errors; with fixed keys the outcome is deterministic
 

@@ -8,11 +8,11 @@ from hypothesis.extra.numpy import arrays
 
 import theory
 from helpers import best_output_scale_and_bias, networks
-from theory.distributions import p11
+from theory.paper.distributions import p11
 from theory.enumeration import brute_force_criterion
-from theory.negative_penalty import figure1_network
-from theory.negative_weights import NONNEGATIVE_BOUND_K2, lemma16_bound
-from theory.supermodularity import psi, supermodularity_gap
+from theory.paper.negative_penalty import figure1_network
+from theory.paper.negative_weights import NONNEGATIVE_BOUND_K2, lemma16_bound
+from theory.paper.supermodularity import psi, supermodularity_gap
 
 NONNEG = arrays(np.float64, 3, elements=st.floats(0, 2))
 
@@ -74,7 +74,7 @@ def test_c15_penalty_is_not_monotonic_in_the_drop_probability():
 
 
 def test_c15_rise_fall_rise_network_has_an_interior_maximum_and_minimum():
-    from theory.negative_penalty import rise_fall_rise_network
+    from theory.paper.negative_penalty import rise_fall_rise_network
 
     params, X, Y = rise_fall_rise_network()
     q = np.array([0.0, 0.08, 0.39, 0.9])

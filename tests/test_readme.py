@@ -13,3 +13,6 @@ def test_readme_example_runs(capsys):
         exec(compile(block, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "J_D =" in out and "standard errors off" in out
+    assert "keep probability per dropout layer: (1.0, 0.5, 0.5)" in out
+    for noise in ("dropout", "dropconnect", "gaussian"):
+        assert f"{noise:12s} exact penalty" in out

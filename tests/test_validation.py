@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import theory
-from theory.negative_penalty import figure1_network
+from theory.paper.negative_penalty import figure1_network
 
 PARAMS, X, Y = figure1_network()
 
@@ -81,3 +81,23 @@ def test_negative_lambda_and_unknown_method():
         theory.dropout_criterion(PARAMS, X, Y, method="fast")
     with pytest.raises(ValueError, match="method='linear' needs"):
         theory.dropout_criterion(PARAMS, X, Y, method="linear")
+
+
+def test_keep_prob_per_layer_of_the_wrong_length_or_range():
+    with pytest.raises(ValueError, match=r"one number or a sequence of 2 numbers.*inputs"):
+        theory.dropout_criterion(PARAMS, X, Y, keep_prob=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match=r"keep_prob\[1\] must be in \(0, 1\].*Dropout\(p\) keeps"):
+        theory.dropout_criterion(PARAMS, X, Y, keep_prob=(1.0, 0.0))
+
+
+def test_unknown_noise_and_misplaced_groups():
+    with pytest.raises(ValueError, match="noise must be one of"):
+        theory.dropout_criterion(PARAMS, X, Y, noise="bernoulli")
+    with pytest.raises(ValueError, match="groups apply to noise='dropout' only"):
+        theory.dropout_criterion(PARAMS, X, Y, noise="gaussian", groups=[None, [0, 0]])
+    with pytest.raises(ValueError, match="groups must be None or a sequence of 2 entries"):
+        theory.dropout_criterion(PARAMS, X, Y, groups=[[0, 0]])
+    with pytest.raises(ValueError, match=r"groups\[1\] must be an integer array of shape \(2,\)"):
+        theory.dropout_criterion(PARAMS, X, Y, groups=[None, [0, 0, 1]])
+    with pytest.raises(ValueError, match="method='linear' does not apply to Gaussian"):
+        theory.dropout_criterion(PARAMS, X, Y, noise="gaussian", method="linear")

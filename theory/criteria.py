@@ -1,110 +1,179 @@
 """The criteria of Section 2: risk R, dropout criterion J_D, dropout penalty, weight-decay J2.
 
 Square loss without 1/2; P is given by examples X (N, K), labels Y (N,) and example probabilities
-``weights`` (default uniform), so the paper's P_(x,y) is ``X=[x, 0], Y=[y, 0]``. Dropout keeps every
-input and hidden node independently with probability ``keep_prob`` (the paper's p) and scales kept
-values by 1/keep_prob; the output node and the biases are never dropped.
+``weights`` (default uniform), so the paper's P_(x,y) is ``X=[x, 0], Y=[y, 0]``.
 
     R(W)   = E_(x,y) (W(x) - y)^2
     J_D(W) = E_R E_(x,y) (D(W, x, R) - y)^2                      (Eq. 1; expectations commute)
     J_D(W) - R(W) = E_(x,y) [ E[delta^2] + 2 (W(x) - y) E[delta] ],  delta = D(W, x, R) - W(x)  (C14)
     J2(W)  = R(W) + (lam/2) ||W||^2,   ||W||^2 the sum of squared weights, biases excluded
 
-``method`` selects the exact route: "enumerate" (:mod:`theory.exact`, any network within
-``max_patterns``), "linear" (:mod:`theory.linear_regime`, only when weights, biases and inputs are all
->= 0) or "auto" (linear when it applies, else enumerate). All values are exact up to float64 rounding.
+D(W, x, R) is the output under a noise realisation R of any member of the dropout family
+(:mod:`theory.noise`). All values are exact up to float64 rounding; ``method`` selects the route:
+"enumerate" (:mod:`theory.exact`), "linear" (:mod:`theory.linear_regime`: weights, biases and inputs
+all >= 0, Bernoulli noise) or "auto" (linear when it applies, else enumerate). Under ``jax.grad`` or
+``jit`` (traced arguments) "auto" enumerates, and the functions return JAX scalars or arrays.
 """
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
-from theory.exact import MAX_PATTERNS, delta_moments, penalty_from_moments
+from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
-from theory.network import (as_data, as_inputs, as_params, check_keep_prob, network_output,
-                            sum_squared_weights)
+from theory.network import as_data, as_inputs, as_params, network_output, sum_squared_weights
+from theory.network import widths
+from theory.noise import as_noise, is_traced
 
 METHODS = ("auto", "enumerate", "linear")
 
+_VARIANT_DOC = """
+    keep_prob: the probability of KEEPING (the paper's p; PyTorch's Dropout(p) keeps 1 - p). One
+        number for every dropout layer, or a sequence of d numbers, one per dropout layer: the
+        inputs, then hidden layers 1..d-1 (the output node is never dropped). A layer with keep 1
+        carries no noise and is never enumerated: PyTorch's placement (Linear -> ReLU -> Dropout,
+        inputs kept) is ``keep_prob=(1.0, p, ..., p)``, exact in one pass for d = 2.
+    noise: "dropout" (Bernoulli node masks scaled by 1/p, the paper's), "dropconnect" (every weight
+        kept with its source layer's p and scaled by 1/p, biases never dropped; Wan et al. 2013) or
+        "gaussian" (every node times N(1, (1-p)/p); Srivastava et al. 2014).
+    groups: None, or one entry per dropout layer, each None or an integer array of group ids, one per
+        node; nodes sharing an id are kept or dropped together (spatial dropout; noise="dropout"
+        only). Enumeration runs over groups, so grouping makes exact evaluation cheaper.
+    weights: example probabilities (default uniform). method: "auto", "enumerate" or "linear".
+    max_patterns: the most patterns the exact evaluator may enumerate.
 
-def _delta_moments(params, X, keep_prob, method, max_patterns):
+    Exact routes (float64 rounding; see theory.exact): node and group dropout at any depth,
+    enumerating the nodes or groups of the inputs and hidden layers 1..d-2 (the last hidden layer is
+    integrated analytically); DropConnect at d = 2 in time linear in the width (each hidden unit
+    needs only its own 2^K row masks) and deeper by enumerating the weights read from layers 0..d-3;
+    Gaussian noise on the last two dropout layers (all of d = 1 and d = 2) through the bivariate
+    normal's ReLU moments. The linear regime (everything >= 0, dropout or DropConnect) costs
+    polynomial time at any depth. Where no exact route exists (Gaussian noise on an earlier layer)
+    or it would exceed max_patterns, a ValueError says why; use theory.mc_dropout_criterion there.
+    Differentiable with jax.grad in the parameters, X and keep_prob."""
+
+
+def _variant_doc(function):
+    function.__doc__ = function.__doc__.rstrip() + "\n" + _VARIANT_DOC
+    return function
+
+
+def _scalar(value):
+    return value if is_traced(value) else float(value)
+
+
+def _noise_and_route(params, X, keep_prob, noise, groups, method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    keep_probs = np.full(len(params), keep_prob)
-    linear = linear_regime_applies(params, X)
-    if method == "linear" and not linear:
-        raise ValueError("method='linear' needs all weights, biases and inputs >= 0 (no ReLU may "
-                         "clip); use method='enumerate' or 'auto'")
-    if method == "linear" or (method == "auto" and linear):
-        moments = linear_regime_moments(params, X, keep_probs)
-    else:
-        moments = delta_moments(params, X, keep_probs, max_patterns=max_patterns)
-    return tuple(np.asarray(m) for m in moments)
+    spec = as_noise(widths(params), keep_prob, noise, groups)
+    traced = any(is_traced(a) for a in [X] + [a for pair in params for a in pair])
+    linear_ok = spec.kind != "gaussian" and not traced and linear_regime_applies(params, X)
+    if method == "linear" and not linear_ok:
+        if spec.kind == "gaussian":
+            raise ValueError("method='linear' does not apply to Gaussian noise (it is negative with "
+                             "positive probability, so ReLUs clip); use method='enumerate' or 'auto'")
+        if not traced:
+            raise ValueError("method='linear' needs all weights, biases and inputs >= 0 (no ReLU "
+                             "may clip); use method='enumerate' or 'auto'")
+    use_linear = method == "linear" or (method == "auto" and linear_ok)
+    return spec, use_linear
 
 
-def _per_example_penalty(params, X, Y, keep_prob, method, max_patterns):
-    f, e1, e2 = _delta_moments(params, X, keep_prob, method, max_patterns)
+def _delta_moments(params, X, *, keep_prob, noise, groups, method, max_patterns):
+    spec, use_linear = _noise_and_route(params, X, keep_prob, noise, groups, method)
+    if use_linear:
+        keep = jnp.stack([jnp.asarray(p, jnp.float64) for p in spec.keep])
+        return linear_regime_moments(params, X, keep, kind=spec.kind, groups=spec.groups)
+    return delta_moments(params, X, spec, max_patterns=max_patterns)
+
+
+def _as_result(moments):
+    return tuple(m if is_traced(m) else np.asarray(m) for m in moments)
+
+
+def _per_example_penalty(params, X, Y, **variant):
+    f, e1, e2 = _delta_moments(params, X, **variant)
     return f, penalty_from_moments(f, e1, e2, Y)
 
 
-def deviation_moments(params, X, *, keep_prob=0.5, method="auto", max_patterns=MAX_PATTERNS):
+@_variant_doc
+def deviation_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, method="auto",
+                      max_patterns=MAX_PATTERNS):
     """Per row x of X: W(x), E_R[delta] and E_R[delta^2], delta = D(W, x, R) - W(x), exactly.
 
     These three numbers give the penalty for any label y: E[delta^2] + 2 (W(x) - y) E[delta] (C14).
     """
     params = as_params(params)
     X = as_inputs(X, params[0][0].shape[1])
-    return _delta_moments(params, X, check_keep_prob(keep_prob), method, max_patterns)
+    return _as_result(_delta_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
+                                     method=method, max_patterns=max_patterns))
 
 
-def output_moments(params, X, *, keep_prob=0.5, method="auto", max_patterns=MAX_PATTERNS):
-    """Exact mean and variance of the dropout output D(W, x, R) over patterns R, per row of X."""
-    f, e1, e2 = deviation_moments(params, X, keep_prob=keep_prob, method=method,
-                                  max_patterns=max_patterns)
-    return f + e1, e2 - np.square(e1)
+@_variant_doc
+def output_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, method="auto",
+                   max_patterns=MAX_PATTERNS):
+    """Exact mean and variance of the noisy output D(W, x, R) over R, per row of X."""
+    f, e1, e2 = deviation_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
+                                  method=method, max_patterns=max_patterns)
+    return f + e1, e2 - e1 * e1
 
 
-def risk(params, X, Y, *, weights=None) -> float:
+def risk(params, X, Y, *, weights=None):
     """R(W) = E_(x,y) (W(x) - y)^2, the square loss without dropout."""
     params = as_params(params)
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    return float(weights @ np.square(np.asarray(network_output(params, X)) - Y))
+    return _scalar(weights @ jnp.square(network_output(params, X) - Y))
 
 
-def dropout_penalty(params, X, Y, *, keep_prob=0.5, weights=None, method="auto",
-                    max_patterns=MAX_PATTERNS) -> float:
+@_variant_doc
+def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None, weights=None,
+                    method="auto", max_patterns=MAX_PATTERNS):
     """J_D(W) - R(W), computed exactly as E[delta^2] + 2 (W(x) - y) E[delta] (C14, Theorem 20)."""
     params = as_params(params)
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    _, penalty = _per_example_penalty(params, X, Y, check_keep_prob(keep_prob), method, max_patterns)
-    return float(weights @ penalty)
+    _, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
+                                      groups=groups, method=method, max_patterns=max_patterns)
+    return _scalar(weights @ penalty)
 
 
-def dropout_criterion(params, X, Y, *, keep_prob=0.5, weights=None, method="auto",
-                      max_patterns=MAX_PATTERNS) -> float:
+@_variant_doc
+def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None, weights=None,
+                      method="auto", max_patterns=MAX_PATTERNS):
     """J_D(W) = E_R E_(x,y) (D(W, x, R) - y)^2, exactly (Eq. 1 of Helmbold & Long 2017).
 
-    Raises ValueError when exact enumeration would exceed ``max_patterns`` patterns (the message
-    gives the count); use :func:`theory.mc_dropout_criterion` there.
+    Raises ValueError when no exact route exists or exact enumeration would exceed
+    ``max_patterns`` patterns (the message gives the count); use :func:`theory.mc_dropout_criterion`
+    there.
     """
     params = as_params(params)
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    f, penalty = _per_example_penalty(params, X, Y, check_keep_prob(keep_prob), method, max_patterns)
-    return float(weights @ (np.square(f - Y) + penalty))
+    f, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
+                                      groups=groups, method=method, max_patterns=max_patterns)
+    return _scalar(weights @ (jnp.square(f - Y) + penalty))
 
 
-def l2_penalty(params, *, lam) -> float:
+def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=None) -> int:
+    """The number of patterns the exact evaluator sums over for this network and variant:
+    2^(K + n_1 + ... + n_{d-2}) for the paper's dropout (see :mod:`theory.exact`)."""
+    params = as_params(params)
+    return count_patterns(params, as_noise(widths(params), keep_prob, noise, groups))
+
+
+def l2_penalty(params, *, lam):
     """(lam/2) ||W||^2, biases not penalised."""
     lam = _check_lam(lam)
-    return float(0.5 * lam * sum_squared_weights(as_params(params)))
+    return _scalar(0.5 * lam * sum_squared_weights(as_params(params)))
 
 
-def l2_criterion(params, X, Y, *, lam, weights=None) -> float:
+def l2_criterion(params, X, Y, *, lam, weights=None):
     """J2(W) = R(W) + (lam/2) ||W||^2, the weight-decay criterion (biases not penalised)."""
     return risk(params, X, Y, weights=weights) + l2_penalty(params, lam=lam)
 
 
 def _check_lam(lam) -> float:
+    if is_traced(lam):
+        return lam
     try:
         value = float(lam)
     except (TypeError, ValueError):

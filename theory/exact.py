@@ -1,39 +1,62 @@
-"""Exact dropout moments by enumerating dropout patterns, the last hidden layer marginalised.
+"""Exact dropout moments for the whole dropout family: enumerate what must be, integrate the rest.
 
-Implements the "Exact computation" section of CLAIMS.md (Eq. 1 of Helmbold & Long 2017). For one
-example x and a pattern R on every non-output node, let D(W, x, R) be the dropout output and
-delta = D(W, x, R) - W(x) its deviation from the plain output. Everything the suite needs is a
-function of the two per-example moments E_R[delta] and E_R[delta^2]:
+Implements the "Exact computation" section of CLAIMS.md (Eq. 1 of Helmbold & Long 2017) for every
+variant of :mod:`theory.noise`. For one example x and a noise realisation R, let D(W, x, R) be the
+noisy output and delta = D(W, x, R) - W(x). Everything the suite needs is a function of the two
+per-example moments E_R[delta] and E_R[delta^2]:
 
-    J_D     = sum_x P(x) E_R (D - y)^2 = sum_x P(x) [ (W(x) - y)^2 + E[delta^2] + 2 (W(x) - y) E[delta] ]
-    penalty = J_D - R                  = sum_x P(x) [ E[delta^2] + 2 (W(x) - y) E[delta] ]   (C14)
+    J_D     = sum_x P(x) [ (W(x) - y)^2 + E[delta^2] + 2 (W(x) - y) E[delta] ]
+    penalty = J_D - R = sum_x P(x) [ E[delta^2] + 2 (W(x) - y) E[delta] ]          (C14)
 
-The pattern on the layer that feeds the output node (the last hidden layer; the inputs when d = 1)
-is integrated analytically: given the pattern on all earlier nodes, the values h entering the
-output are fixed, and with r_j ~ Bernoulli(p) the output w . (r * h) / p + b has mean w . h + b and
-variance (q/p) sum_j w_j^2 h_j^2. Only the patterns of the inputs and hidden layers 1..d-2 are
-enumerated: 2^(K + n_1 + ... + n_{d-2}) of them, so d = 2 costs 2^K whatever the width and d = 1 one.
+The expectation splits into an enumerated *outer* part and an integrated *tail*:
 
-Patterns are enumerated inside ``jit`` in chunks (a ``fori_loop`` over chunks, each chunk a
-vectorised batch of patterns decoded from their integer index), so memory stays bounded by
-``CHUNK_ELEMENTS`` floats per intermediate array whatever the number of patterns.
+* outer: every pattern of the Bernoulli units before the tail, summed with its probability.
+  Layers with keep 1 carry no noise and contribute no units.
+* tail, conditional on the outer pattern, gives E[D | outer] and Var[D | outer] in closed form:
 
-Keep probabilities are given per dropout layer (inputs, hidden 1, ..., hidden d-1); the public API
-uses one ``keep_prob`` for all, as the paper does.
+  - ``"output"`` (node and group dropout; any kind when d = 1): the output node reads the last
+    dropout layer, whose noise m_j (mean 1, variance s = q/p) gives mean w . h + b and variance
+    s sum_g (sum_{j in g} w_j h_j)^2 (one term per node without groups). On the output node,
+    DropConnect and Gaussian noise have these same two moments.
+  - ``"dropconnect"`` (d >= 2): given the values a of layer d-2, the last hidden units
+    h_k = max(sum_i W_ki m_ki a_i / p + b_k, 0) are independent (each has its own row of weight
+    masks), so each needs only its own 2^(n_{d-2}) row masks; then the output as above, with
+    Var = sum_k w_k^2 ((1 + s) E[h_k^2] - E[h_k]^2).
+  - ``"gaussian"`` (d >= 2): given a, the pre-activations of layer d-1 are jointly Gaussian, and
+    :mod:`theory.gaussian_relu` gives E[h_k] and E[h_j h_k] in closed form.
+
+=================  ==========================================  ===================================
+noise              outer units (enumerated)                    tail
+=================  ==========================================  ===================================
+dropout            nodes / groups of layers 0..d-2             output (groups included)
+dropconnect        weights read from layers 0..d-3             2^(n_{d-2}) row masks per unit
+gaussian           none: layers 0..d-3 must have keep 1        bivariate-normal ReLU moments
+=================  ==========================================  ===================================
+
+So d = 2 node dropout costs 2^K whatever the width (one pattern with the inputs kept), d = 2
+DropConnect costs n_1 2^K (linear in the width) and d = 2 Gaussian dropout costs n_1^2 bivariate
+moments per example. Outer patterns are decoded from their integer index inside ``jit``, in chunks
+(a ``fori_loop``), so memory stays bounded by ``CHUNK_ELEMENTS`` floats per intermediate array.
+Everything is pure JAX in the parameters, inputs and keep probabilities (``jax.grad`` applies).
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from theory.gaussian_relu import relu_mean, relu_product_mean, relu_second_moment
 from theory.network import network_output, widths
+from theory.noise import Noise, noise_variance, noisy_preactivation
 
 MAX_PATTERNS = 2 ** 26
-"""Default limit on enumerated patterns. Measured on 2 CPU cores: 2^20 patterns take about 0.2 s
-and 2^26 about 3 s for one example and width 20; the cost grows with examples x width."""
+"""Default limit on enumerated patterns (outer patterns x tail row masks). Measured on 2 CPU cores:
+2^20 patterns take about 0.2 s and 2^26 about 3 s for one example and width 20; the cost grows with
+examples x width."""
 
 CHUNK_ELEMENTS = 2 ** 21
 """Target number of floats in one (patterns x examples x width) intermediate array."""
@@ -44,82 +67,227 @@ def penalty_from_moments(f, mean_delta, mean_delta_sq, y):
     return mean_delta_sq + 2.0 * (f - y) * mean_delta
 
 
-def num_enumerated_patterns(params) -> int:
-    """2^(K + n_1 + ... + n_{d-2}): the patterns the exact evaluator sums over."""
-    return 2 ** sum(widths(params)[:-1])
+class Plan(NamedTuple):
+    """The static shape of one exact evaluation (hashable: a ``jit`` static argument)."""
+
+    kind: str
+    groups: tuple            # per dropout layer: None or a tuple of group indices
+    outer_layers: tuple      # dropout layers applied pattern by pattern, in order
+    outer_units: tuple       # enumerated Bernoulli units of each outer layer (0: noiseless)
+    tail: str                # "output", "dropconnect" or "gaussian"
+    tail_bits: int           # row-mask bits of the DropConnect tail (0 otherwise)
+    chunk: int               # outer patterns per chunk
+    num_chunks: int
+    tail_chunk: int          # row masks per chunk of the DropConnect tail
+    example_block: int       # examples per block of the Gaussian tail
+
+    @property
+    def count(self) -> int:
+        return 2 ** (sum(self.outer_units) + self.tail_bits)
 
 
-def check_enumerable(params, max_patterns: int = MAX_PATTERNS) -> int:
-    """Raise ValueError if exact enumeration would exceed ``max_patterns``; return the count."""
-    nodes = sum(widths(params)[:-1])
-    count = 2 ** nodes
-    if count > max_patterns:
-        raise ValueError(
-            f"exact evaluation of this network needs 2^{nodes} = {count} enumerated dropout "
-            f"patterns (inputs and hidden layers 1..d-2; the last hidden layer is integrated "
-            f"analytically), above the limit max_patterns = {max_patterns}. Use "
-            "theory.mc_dropout_criterion for a Monte-Carlo estimate with a standard error, or pass "
-            "a larger max_patterns if you can afford the time.")
-    return count
-
-
-def _chunking(params, num_examples: int, count: int) -> tuple[int, int]:
-    widest = max(max(widths(params)), 1)
-    per_pattern = num_examples * widest
-    chunk = 1
-    while chunk * 2 <= count and chunk * 2 * per_pattern <= CHUNK_ELEMENTS:
-        chunk *= 2
-    return chunk, count // chunk
-
-
-@partial(jax.jit, static_argnames=("chunk", "num_chunks"))
-def _enumerate(params, X, keep_probs, *, chunk: int, num_chunks: int):
+def _structure(params, noise: Noise):
+    """(outer layers, their unit counts, tail, tail bits) or a ValueError naming Monte Carlo."""
     d = len(params)
-    enum_widths = widths(params)[:-1]
-    m = sum(enum_widths)
-    node_keep = jnp.concatenate(
-        [jnp.full((w,), keep_probs[layer]) for layer, w in enumerate(enum_widths)]
-        + [jnp.zeros((0,), X.dtype)])
-    shifts = jnp.arange(m, dtype=jnp.int64)
-    w_out, b_out = params[-1][0][0], params[-1][1][0]
-    q_over_p_last = (1.0 - keep_probs[d - 1]) / keep_probs[d - 1]
+    sizes = widths(params)
+    kind = noise.kind
+    if kind == "dropout" or d == 1:
+        outer = tuple(range(d - 1))
+        tail = "output"
+    else:
+        outer = tuple(range(d - 2))
+        tail = kind
+    if kind == "gaussian":
+        noisy = [layer for layer in outer if noise.is_noisy(layer)]
+        if noisy:
+            raise ValueError(
+                f"no exact route for Gaussian noise on dropout layer {noisy[0]} of this depth-{d} "
+                f"network: Gaussian noise is exact only on the last two dropout layers (layers "
+                f"{max(d - 2, 0)}..{d - 1}; earlier layers need keep_prob 1), because below them it "
+                "passes through more than one ReLU and no closed form exists. Use "
+                "theory.mc_dropout_criterion for a Monte-Carlo estimate with a standard error.")
+    units = []
+    for layer in outer:
+        if not noise.is_noisy(layer):
+            units.append(0)
+        elif kind == "dropconnect":
+            units.append(int(np.size(params[layer][0])))
+        else:
+            units.append(noise.num_groups(layer, sizes[layer]))
+    tail_bits = sizes[d - 2] if tail == "dropconnect" and noise.is_noisy(d - 2) else 0
+    return outer, tuple(units), tail, tail_bits
+
+
+def count_patterns(params, noise: Noise) -> int:
+    """The number of patterns the exact evaluator sums over (outer patterns x tail row masks)."""
+    _, units, _, tail_bits = _structure(params, noise)
+    return 2 ** (sum(units) + tail_bits)
+
+
+def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
+    """Check that an exact route exists within ``max_patterns`` and fix the chunk sizes."""
+    outer, units, tail, tail_bits = _structure(params, noise)
+    bits = sum(units) + tail_bits
+    if 2 ** bits > max_patterns:
+        raise ValueError(
+            f"exact evaluation of this network needs 2^{bits} = {2 ** bits} enumerated patterns "
+            f"({noise.kind}: {_describe_units(noise.kind)}), above the limit max_patterns = "
+            f"{max_patterns}. Use theory.mc_dropout_criterion for a Monte-Carlo estimate with a "
+            "standard error, or pass a larger max_patterns if you can afford the time.")
+    sizes = widths(params)
+    widest = max(max(sizes), max(np.size(W) for W, _ in params) if noise.kind == "dropconnect"
+                 else 1)
+    tail_chunk = 1
+    if tail == "dropconnect":
+        W = params[-2][0]
+        per_mask = num_examples * max(W.shape[0] * 2, W.shape[1])
+        while tail_chunk * 2 <= 2 ** tail_bits and tail_chunk * 2 * per_mask <= CHUNK_ELEMENTS:
+            tail_chunk *= 2
+        widest = max(widest, tail_chunk * W.shape[0], W.size)
+    outer_count = 2 ** sum(units)
+    chunk = 1
+    while chunk * 2 <= outer_count and chunk * 2 * num_examples * widest <= CHUNK_ELEMENTS:
+        chunk *= 2
+    example_block = max(1, CHUNK_ELEMENTS // max(1, sizes[-1] ** 2)) if tail == "gaussian" else 1
+    return Plan(noise.kind, noise.groups, outer, units, tail, tail_bits, chunk,
+                outer_count // chunk, tail_chunk, min(example_block, num_examples))
+
+
+def _describe_units(kind: str) -> str:
+    return {"dropout": "the nodes or groups of the inputs and hidden layers 1..d-2; the last hidden "
+                       "layer is integrated analytically",
+            "dropconnect": "every weight read from dropout layers 0..d-3, times the 2^(n_{d-2}) "
+                           "row masks of each last hidden unit",
+            "gaussian": "none"}[kind]
+
+
+def _bits(index, num_bits: int):
+    return ((index[:, None] >> jnp.arange(num_bits, dtype=jnp.int64)) & 1).astype(bool)
+
+
+def output_layer_moments(params, h, keep_last, group_index):
+    """E[D | h] and Var[D | h] when only the noise of the last dropout layer is random: h (..., n)
+    are that layer's values, ``keep_last`` its keep probability, ``group_index`` its groups (None:
+    independent nodes). The same for every kind of noise (one weight per node on the output)."""
+    w, b = params[-1][0][0], params[-1][1][0]
+    s = noise_variance(keep_last)
+    if group_index is None:
+        var = jnp.square(h) @ jnp.square(w)
+    else:
+        one_hot = np.eye(max(group_index) + 1)[np.asarray(group_index)]       # (n, G)
+        var = jnp.sum(jnp.square((h * w) @ one_hot), axis=-1)
+    return h @ w + b, s * var
+
+
+def _output_tail(plan: Plan, params, h, keep):
+    return output_layer_moments(params, h, keep[-1], plan.groups[-1])
+
+
+def _dropconnect_tail(plan: Plan, params, a, keep):
+    """E[D | a], Var[D | a] given the values a (..., n_in) of dropout layer d-2 (see module doc)."""
+    (W, b), (w_out, b_out) = params[-2], params[-1]
+    w, b_out = w_out[0], b_out[0]
+    if plan.tail_bits == 0:
+        h = jnp.maximum(a @ W.T + b, 0.0)
+        mean_h, mean_h_sq = h, jnp.square(h)
+    else:
+        p = keep[-2]
+        contribution = a[..., None, :] * W / p                       # (..., n_out, n_in)
+        zeros = jnp.zeros(contribution.shape[:-1], a.dtype)
+
+        def row_chunk(i, acc):
+            index = i * plan.tail_chunk + jnp.arange(plan.tail_chunk, dtype=jnp.int64)
+            kept = _bits(index, plan.tail_bits)                       # (R, n_in)
+            prob = jnp.prod(jnp.where(kept, p, 1.0 - p), axis=1)     # (R,)
+            h = jnp.maximum(jnp.einsum("ri,...ji->...rj", kept.astype(a.dtype), contribution)
+                            + b, 0.0)                                  # (..., R, n_out)
+            return (acc[0] + jnp.einsum("r,...rj->...j", prob, h),
+                    acc[1] + jnp.einsum("r,...rj->...j", prob, jnp.square(h)))
+
+        num = 2 ** plan.tail_bits // plan.tail_chunk
+        mean_h, mean_h_sq = jax.lax.fori_loop(0, num, row_chunk, (zeros, zeros))
+    s = noise_variance(keep[-1])
+    var = ((1.0 + s) * mean_h_sq - jnp.square(mean_h)) @ jnp.square(w)
+    return mean_h @ w + b_out, var
+
+
+def _gaussian_tail(plan: Plan, params, a, keep):
+    """E[D | a], Var[D | a] given the values a (..., N, n_in) of dropout layer d-2, Gaussian noise
+    on layers d-2 and d-1 (see module doc and :mod:`theory.gaussian_relu`)."""
+    (W, b), (w_out, b_out) = params[-2], params[-1]
+    w, b_out = w_out[0], b_out[0]
+    s_in, s_out = noise_variance(keep[-2]), noise_variance(keep[-1])
+
+    def one_example(x):                                                # x: (n_in,)
+        mu = W @ x + b
+        cov = s_in * (W * jnp.square(x)) @ W.T                        # (n_out, n_out)
+        sd = jnp.sqrt(jnp.diagonal(cov))
+        mean_h = relu_mean(mu, sd)
+        second = jnp.where(jnp.eye(mu.shape[0], dtype=bool), relu_second_moment(mu, sd),
+                           relu_product_mean(mu[:, None], mu[None, :], sd[:, None], sd[None, :],
+                                             cov))                       # E[h_j h_k]
+        cov_h = second - jnp.outer(mean_h, mean_h)
+        var = w @ cov_h @ w + s_out * (jnp.diagonal(second) @ jnp.square(w))
+        return mean_h @ w + b_out, var
+
+    flat = a.reshape(-1, a.shape[-1])
+    if flat.shape[0] <= plan.example_block:
+        mean, var = jax.vmap(one_example)(flat)
+    else:
+        mean, var = jax.lax.map(one_example, flat, batch_size=plan.example_block)
+    return mean.reshape(a.shape[:-1]), var.reshape(a.shape[:-1])
+
+
+_TAILS = {"output": _output_tail, "dropconnect": _dropconnect_tail, "gaussian": _gaussian_tail}
+
+
+@partial(jax.jit, static_argnames=("plan",))
+def _enumerate(params, X, keep, *, plan: Plan):
     f = network_output(params, X)
+    m = sum(plan.outer_units)
+    unit_keep = jnp.concatenate(
+        [jnp.full((u,), keep[layer]) for layer, u in zip(plan.outer_layers, plan.outer_units)]
+        + [jnp.zeros((0,), X.dtype)])
+    tail = _TAILS[plan.tail]
 
     def chunk_moments(i, acc):
-        index = i * chunk + jnp.arange(chunk, dtype=jnp.int64)
-        kept = ((index[:, None] >> shifts) & 1).astype(bool)                # (C, m)
-        prob = jnp.prod(jnp.where(kept, node_keep, 1.0 - node_keep), axis=1)  # (C,)
-        scale = jnp.where(kept, 1.0 / node_keep, 0.0)
+        index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
+        kept = _bits(index, m)                                               # (C, m)
+        prob = jnp.prod(jnp.where(kept, unit_keep, 1.0 - unit_keep), axis=1)  # (C,)
         a = X[None]                                                          # (1 or C, N, n)
         offset = 0
-        for layer in range(d - 1):
-            width = enum_widths[layer]
-            dropped = a * scale[:, None, offset:offset + width]
-            offset += width
+        for layer, units in zip(plan.outer_layers, plan.outer_units):
             W, b = params[layer]
-            a = jnp.maximum(dropped @ W.T + b, 0.0)
-        # a: values entering the output node, before the last layer's (analytic) dropout.
-        mean_given_r = a @ w_out + b_out - f                                 # E[delta | R]
-        var_given_r = q_over_p_last * (jnp.square(a) @ jnp.square(w_out))   # Var[delta | R]
+            value = None
+            if units:
+                value = kept[:, offset:offset + units]
+                offset += units
+                value = value.reshape((-1, 1) + W.shape) if plan.kind == "dropconnect" \
+                    else value[:, None, :]
+            a = jnp.maximum(noisy_preactivation(plan.kind, plan.groups[layer], a, W, b, value,
+                                                keep[layer]), 0.0)
+        mean, var = tail(plan, params, a, keep)                              # (1 or C, N)
+        mean_delta = mean - f
         e1, e2 = acc
-        e1 = e1 + prob @ mean_given_r
-        e2 = e2 + prob @ (jnp.square(mean_given_r) + var_given_r)
-        return e1, e2
+        return (e1 + prob @ jnp.broadcast_to(mean_delta, (plan.chunk,) + f.shape),
+                e2 + prob @ jnp.broadcast_to(jnp.square(mean_delta) + var, (plan.chunk,) + f.shape))
 
     zeros = jnp.zeros(X.shape[0], X.dtype)
-    e1, e2 = jax.lax.fori_loop(0, num_chunks, chunk_moments, (zeros, zeros))
+    if plan.num_chunks == 1:                    # no loop: a smaller program compiles faster
+        e1, e2 = chunk_moments(0, (zeros, zeros))
+    else:
+        e1, e2 = jax.lax.fori_loop(0, plan.num_chunks, chunk_moments, (zeros, zeros))
     return f, e1, e2
 
 
-def delta_moments(params, X, keep_probs, *, max_patterns: int = MAX_PATTERNS):
+def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS):
     """Per-example W(x), E_R[delta] and E_R[delta^2], delta = D(W, x, R) - W(x), exactly.
 
-    ``params`` and ``X`` must already be validated float64 arrays (see :mod:`theory.network`);
-    ``keep_probs`` holds one keep probability per dropout layer (inputs, hidden 1..d-1), shape (d,).
-    Pure JAX in params, X and keep_probs (jit, vmap and grad apply); the number of patterns is
-    fixed by the shapes and checked against ``max_patterns``.
+    ``params`` and ``X`` must already be validated float64 arrays (see :mod:`theory.network`) and
+    ``noise`` a :class:`theory.noise.Noise` (see :func:`theory.noise.as_noise`). Pure JAX in params,
+    X and the keep probabilities (jit, vmap and grad apply); the number of patterns is fixed by the
+    shapes and the noiseless layers, and checked against ``max_patterns``.
     """
-    count = check_enumerable(params, max_patterns)
-    chunk, num_chunks = _chunking(params, X.shape[0], count)
-    return _enumerate(params, X, jnp.asarray(keep_probs, X.dtype), chunk=chunk,
-                      num_chunks=num_chunks)
+    plan = make_plan(params, noise, X.shape[0], max_patterns)
+    return _enumerate(params, X, jnp.stack([jnp.asarray(p, X.dtype) for p in noise.keep]),
+                      plan=plan)

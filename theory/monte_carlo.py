@@ -1,15 +1,16 @@
-"""Monte-Carlo estimate of the dropout criterion J_D with its standard error.
+"""Monte-Carlo estimate of the dropout criterion J_D with its standard error, for every variant.
 
-For networks beyond the exact evaluator's enumeration limit. Each sample draws an independent
-dropout pattern for every example (every input and hidden node kept with probability keep_prob,
-kept values scaled by 1/keep_prob) and records sum_x P(x) (D(W, x, R_x) - y)^2, an unbiased
-estimate of J_D (Eq. 1). Samples are independent, so the standard error is the sample standard
-deviation over sqrt(num_samples).
+For networks or variants beyond the exact evaluator (too many patterns, Gaussian noise below the
+last two dropout layers). Each sample draws an independent noise realisation for every example (as
+defined once in :mod:`theory.noise`: per-layer keep probabilities, dropout, DropConnect, Gaussian,
+groups) and records sum_x P(x) (D(W, x, R_x) - y)^2, an unbiased estimate of J_D (Eq. 1). Samples are
+independent, so the standard error is the sample standard deviation over sqrt(num_samples).
 
-With ``analytic_last_layer=True`` the last hidden layer's pattern is integrated out exactly
-(conditional mean w . h + b, conditional variance (q/p) sum_j w_j^2 h_j^2, as in
-:mod:`theory.exact`), a Rao-Blackwellised estimator with smaller variance. The default samples every
-node, so it shares no computation with the exact evaluator and can check it independently.
+With ``analytic_last_layer=True`` the noise of the last dropout layer (the one the output node reads)
+is integrated out exactly (conditional mean w . h + b, conditional variance s sum_g (sum_{j in g}
+w_j h_j)^2 with s = q/p, as in :mod:`theory.exact`, the same for every kind), a Rao-Blackwellised
+estimator with smaller variance. The default samples every node, so it shares no computation with
+the exact evaluator beyond the noise definition and can check it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.exact import CHUNK_ELEMENTS
-from theory.network import as_data, as_params, check_keep_prob, widths
+from theory.exact import CHUNK_ELEMENTS, output_layer_moments
+from theory.network import as_data, as_params, widths
+from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_output, realise
 
 
 def _check_key(key):
@@ -33,46 +35,48 @@ def _check_key(key):
     raise TypeError("key must be a single jax.random key, e.g. jax.random.key(0)")
 
 
-@partial(jax.jit, static_argnames=("chunk", "num_chunks", "analytic_last_layer"))
-def _sample_losses(key, params, X, Y, weights, keep_prob, *, chunk, num_chunks,
+@partial(jax.jit, static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer"))
+def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num_chunks,
                    analytic_last_layer):
     d = len(params)
-    w_out, b_out = params[-1][0][0], params[-1][1][0]
 
     def chunk_losses(chunk_key):
-        layer_keys = jax.random.split(chunk_key, d)
-        a = jnp.broadcast_to(X, (chunk,) + X.shape)
-        for layer, (W, b) in enumerate(params[:-1]):
-            kept = jax.random.bernoulli(layer_keys[layer], keep_prob, a.shape)
-            a = jnp.maximum((a * kept / keep_prob) @ W.T + b, 0.0)
+        raw = draw_raw(chunk_key, noise, params, (chunk, X.shape[0]))
+        values = [realise(noise, r, keep[layer]) for layer, r in enumerate(raw)]
         if analytic_last_layer:
-            mean = a @ w_out + b_out
-            var = (1.0 - keep_prob) / keep_prob * (jnp.square(a) @ jnp.square(w_out))
-            losses = jnp.square(mean - Y) + var
+            h = noisy_hidden(noise, params, X, values, keep)
+            mean, var = output_layer_moments(params, h, keep[d - 1], noise.groups[d - 1])
+            losses = jnp.broadcast_to(jnp.square(mean - Y) + var, (chunk,) + Y.shape)
         else:
-            kept = jax.random.bernoulli(layer_keys[d - 1], keep_prob, a.shape)
-            losses = jnp.square((a * kept / keep_prob) @ w_out + b_out - Y)
+            losses = jnp.square(noisy_output(noise, params, X, values, keep) - Y)
         return losses @ weights                                               # (chunk,)
 
     return jax.lax.map(chunk_losses, jax.random.split(key, num_chunks)).reshape(-1)
 
 
-def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, num_samples, weights=None,
-                         analytic_last_layer=False) -> tuple[float, float]:
+def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None,
+                         num_samples, weights=None, analytic_last_layer=False) -> tuple[float, float]:
     """Monte-Carlo estimate of J_D: returns (mean, standard error) over ``num_samples`` samples.
 
     ``key`` is a ``jax.random`` key; the same key and arguments give the same numbers.
+    ``keep_prob``, ``noise`` and ``groups`` describe the dropout variant exactly as for
+    :func:`theory.dropout_criterion` (one keep probability or one per dropout layer; "dropout",
+    "dropconnect" or "gaussian"; optional groups of nodes dropped together).
     """
     key = _check_key(key)
     params = as_params(params)
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    keep_prob = check_keep_prob(keep_prob)
+    spec = as_noise(widths(params), keep_prob, noise, groups)
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
         raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
-    per_sample = X.shape[0] * max(widths(params))
+    per_sample = X.shape[0] * max(max(widths(params)),
+                                  max(np.size(W) for W, _ in params) if noise == "dropconnect"
+                                  else 1)
     chunk = max(1, min(int(num_samples), CHUNK_ELEMENTS // per_sample))
     num_chunks = -(-int(num_samples) // chunk)
-    losses = _sample_losses(key, params, X, Y, weights, keep_prob, chunk=chunk,
-                            num_chunks=num_chunks, analytic_last_layer=bool(analytic_last_layer))
+    keep = jnp.stack([jnp.asarray(p, jnp.float64) for p in spec.keep])
+    losses = _sample_losses(key, params, X, Y, weights, keep, noise=spec._replace(keep=None),
+                            chunk=chunk, num_chunks=num_chunks,
+                            analytic_last_layer=bool(analytic_last_layer))
     losses = np.asarray(losses)[:num_samples]
     return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(num_samples))

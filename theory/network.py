@@ -18,8 +18,9 @@ P, a distribution over examples         ``X`` (N, K), ``Y`` (N,), ``weights`` (N
 =====================================  =============================================================
 
 The public functions of :mod:`theory` validate their input with :func:`as_params`, :func:`as_data`
-and :func:`check_keep_prob`; the computational kernels assume validated float64 arrays and are pure
-JAX, so they can be jitted, vmapped and differentiated.
+and :func:`theory.noise.as_noise`; the computational kernels assume validated float64 arrays and are
+pure JAX, so they can be jitted, vmapped and differentiated. Inside ``jax.grad`` or ``jit`` the
+values are tracers: their shapes are still checked, their values (finiteness, ranges) cannot be.
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from theory.noise import is_traced
+
 Params = tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
-def _finite_float64(value, name: str) -> np.ndarray:
+def _finite_float64(value, name: str):
+    if is_traced(value):
+        return jnp.asarray(value, jnp.float64)
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -67,7 +72,7 @@ def as_params(params: Sequence) -> Params:
         if n_out == 0 or n_in == 0:
             raise ValueError(f"params[{layer}] W has an empty dimension: shape {W.shape}")
         if b.ndim == 0:
-            b = np.full(n_out, float(b))
+            b = jnp.broadcast_to(b, (n_out,)) if is_traced(b) else np.full(n_out, float(b))
         if b.shape != (n_out,):
             raise ValueError(
                 f"params[{layer}] b must have shape ({n_out},) to match W of shape {W.shape}, "
@@ -120,25 +125,14 @@ def as_weights(weights, num_examples: int) -> np.ndarray:
     if weights.shape != (num_examples,):
         raise ValueError(f"weights must have shape ({num_examples},), one probability per "
                          f"example, got shape {weights.shape}")
+    if is_traced(weights):
+        return weights
     if np.any(weights < 0):
         raise ValueError("weights must be non-negative example probabilities")
     if abs(weights.sum() - 1.0) > 1e-9:
         raise ValueError(f"weights must sum to 1 (they are example probabilities), "
                          f"they sum to {weights.sum()!r}")
     return weights
-
-
-def check_keep_prob(keep_prob) -> float:
-    """Return keep_prob as a float after checking 0 < keep_prob <= 1 (the paper's p)."""
-    try:
-        value = float(keep_prob)
-    except (TypeError, ValueError):
-        raise TypeError(f"keep_prob must be a number, got {keep_prob!r}") from None
-    if not (0.0 < value <= 1.0):
-        raise ValueError(
-            f"keep_prob must be in (0, 1], got {keep_prob!r}; it is the probability of KEEPING a "
-            "node (the paper's p), not the drop probability")
-    return value
 
 
 def widths(params) -> tuple[int, ...]:

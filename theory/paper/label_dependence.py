@@ -19,7 +19,8 @@ import numpy as np
 
 from theory.criteria import deviation_moments
 from theory.exact import penalty_from_moments
-from theory.network import as_inputs, as_params, as_weights, check_keep_prob
+from theory.network import as_inputs, as_params, as_weights
+from theory.noise import check_keep_prob
 
 
 class LabelDecomposition(NamedTuple):

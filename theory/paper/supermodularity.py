@@ -13,8 +13,9 @@ from itertools import combinations
 
 import numpy as np
 
-from theory.exact import delta_moments
-from theory.network import as_params, check_keep_prob, network_output
+from theory.criteria import output_moments
+from theory.network import as_params, network_output
+from theory.noise import check_keep_prob
 
 
 def supermodularity_gap(params, x, d1, d2) -> float:
@@ -31,11 +32,11 @@ def psi(params, *, keep_prob=0.5):
     params = as_params(params)
     p = check_keep_prob(keep_prob)
     K = params[0][0].shape[1]
-    keep_probs = np.array([1.0] + [p] * (len(params) - 1))  # the input pattern is fixed per row
+    keep = (1.0,) + (p,) * (len(params) - 1)   # inputs kept: each row fixes the input pattern
     values = []
     for l in range(K + 1):
         rows = np.array([[1.0 / p if i in kept else 0.0 for i in range(K)]
                          for kept in combinations(range(K), l)])
-        f, e1, _ = (np.asarray(m) for m in delta_moments(params, rows, keep_probs))
-        values.append(float(np.mean(f + e1)))
+        mean, _ = output_moments(params, rows, keep_prob=keep, method="enumerate")
+        values.append(float(np.mean(mean)))
     return np.array(values)

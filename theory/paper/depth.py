@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.distributions import point_mass
+from theory.paper.distributions import point_mass
 
 
 def _check(K, n, d, y):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.distributions import point_mass
+from theory.paper.distributions import point_mass
 
 def figure1_network():
     """(params, X, Y) of Figure 1 (C1): all weights 1, biases 0, P_{x,y} with x = (1, -1), y = 8."""

@@ -1,0 +1,75 @@
+"""theory.from_torch: PyTorch's Sequential models in our layout, judged against PyTorch itself."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import theory
+
+Z = 5.0
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.3),
+                         nn.Linear(6, 3), nn.Dropout(0.2), nn.ReLU(),   # Dropout before its ReLU
+                         nn.Linear(3, 1)).double()
+
+
+def test_weights_and_keep_probabilities_from_pytorch_placement():
+    model = _model()
+    params, keep = theory.from_torch(model)
+    assert keep == pytest.approx((1.0, 0.7, 0.8))   # PyTorch's p is the DROP probability
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    model.eval()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(X)).numpy()[:, 0]
+    np.testing.assert_allclose(theory.network_output(params, X), expected, rtol=1e-12)
+
+
+def test_dropout_on_the_inputs_and_composed_dropouts():
+    model = nn.Sequential(nn.Dropout(0.1), nn.Sequential(nn.Linear(3, 2), nn.ReLU()),
+                          nn.Dropout(0.5), nn.Dropout(0.5), nn.Linear(2, 1, bias=False))
+    params, keep = theory.from_torch(model)
+    assert keep == pytest.approx((0.9, 0.25)) and np.all(params[1][1] == 0)
+
+
+def test_exact_criterion_matches_the_pytorch_model_in_train_mode():
+    """Our exact J_D against PyTorch's own dropout, sampled: every row of a repeated batch gets
+    independent masks in train mode, so each repetition is one sample of sum_x P(x)(D - y)^2."""
+    model = _model(1)
+    params, keep = theory.from_torch(model)
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(6, 4)), rng.normal(size=6)
+    exact = theory.dropout_criterion(params, X, Y, keep_prob=keep)
+    repeats = 20_000
+    model.train()
+    torch.manual_seed(2)
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.tile(X, (repeats, 1)))).numpy()[:, 0].reshape(repeats, 6)
+    samples = np.mean(np.square(out - Y), axis=1)
+    se = samples.std(ddof=1) / np.sqrt(repeats)
+    assert abs(samples.mean() - exact) <= Z * se
+
+
+@pytest.mark.parametrize("model,message", [
+    (nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1)), r"Tanh \(module 1\) cannot"),
+    (nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.ReLU(), nn.Linear(2, 1)),
+     r"BatchNorm1d \(module 1\) cannot"),
+    (nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Dropout1d(0.5), nn.Linear(2, 1)),
+     r"Dropout1d \(module 2\) cannot"),
+    (nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1), nn.Dropout(0.5)),
+     "ReLU or Dropout after it"),
+    (nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2)), "2 outputs"),
+    (nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1)), "without a ReLU"),
+    (nn.Sequential(nn.ReLU(), nn.Linear(3, 1)), "must follow a hidden Linear"),
+])
+def test_what_cannot_be_represented_is_refused_by_name(model, message):
+    with pytest.raises(ValueError, match=message):
+        theory.from_torch(model)
+
+
+def test_only_a_sequential_is_accepted():
+    with pytest.raises(ValueError, match="torch.nn.Sequential"):
+        theory.from_torch(nn.Linear(3, 1))

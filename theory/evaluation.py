@@ -1,0 +1,51 @@
+"""Judging many networks at once with the exact evaluator (trained runs, checkpoints).
+
+Parameters come with a leading run axis (and possibly a checkpoint axis); the exact per-example
+moments of :func:`theory.exact.delta_moments` are vmapped over those axes, so every criterion below
+is exact (no sampling), with uniform example weights. The dropout variant (``keep_prob``, ``noise``,
+``groups``, as in :func:`theory.dropout_criterion`) is shared by all runs.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from theory.exact import delta_moments, penalty_from_moments
+from theory.network import widths
+from theory.noise import Noise, as_noise
+
+
+def _criteria(params, X, Y, *, noise: Noise):
+    f, e1, e2 = delta_moments(params, X, noise)
+    risk = jnp.mean(jnp.square(f - Y))
+    return risk, risk + jnp.mean(penalty_from_moments(f, e1, e2, Y))
+
+
+def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
+    one = jax.tree_util.tree_map(lambda a: a[(0,) * run_axes], params)
+    return as_noise(widths(one), keep_prob, noise, groups)
+
+
+@partial(jax.jit, static_argnames=("noise",))
+def _over_runs(params, X, Y, noise):
+    return jax.vmap(partial(_criteria, noise=noise))(params, X, Y)
+
+
+@partial(jax.jit, static_argnames=("noise",))
+def _over_checkpoints(checkpoints, X, Y, noise):
+    per_run = jax.vmap(partial(_criteria, noise=noise), in_axes=(0, None, None))
+    return jax.vmap(per_run)(checkpoints, X, Y)
+
+
+def exact_risk_and_dropout_criterion(params, X, Y, keep_prob, *, noise="dropout", groups=None):
+    """R and J_D of each run: params leaves (R, ...), X (R, N, K), Y (R, N); ``keep_prob`` a
+    number or one per dropout layer, the same for every run."""
+    return _over_runs(params, X, Y, _noise(params, keep_prob, noise, groups, 1))
+
+
+def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", groups=None):
+    """R and J_D at every checkpoint of every run: checkpoint leaves (R, C, ...)."""
+    return _over_checkpoints(checkpoints, X, Y, _noise(checkpoints, keep_prob, noise, groups, 2))
