@@ -139,10 +139,10 @@ def test_pytorch_placement_at_width_500_matches_monte_carlo(key):
     """d = 2, inputs kept, K = 50, n = 500: one pattern, checked against sampling every node."""
     rng = np.random.default_rng(10)
     params = random_network(rng, [50, 500, 1], scale=0.1)
-    X, Y = rng.normal(size=(20, 50)), rng.normal(size=20)
+    X, Y = rng.normal(size=(8, 50)), rng.normal(size=8)
     exact = theory.dropout_criterion(params, X, Y, keep_prob=(1.0, 0.5))
     mean, se = theory.mc_dropout_criterion(key, params, X, Y, keep_prob=(1.0, 0.5),
-                                           num_samples=4000)
+                                           num_samples=2000)
     assert abs(mean - exact) <= Z * se
 
 
@@ -155,7 +155,7 @@ def test_dropconnect_d2_is_linear_in_width(key):
     assert theory.num_enumerated_patterns(params, noise="dropconnect") == 2 ** 6
     exact = theory.dropout_criterion(params, X, Y, keep_prob=(0.6, 0.8), noise="dropconnect")
     mean, se = theory.mc_dropout_criterion(key, params, X, Y, keep_prob=(0.6, 0.8),
-                                           noise="dropconnect", num_samples=4000)
+                                           noise="dropconnect", num_samples=2000)
     assert abs(mean - exact) <= Z * se
 
 

@@ -24,7 +24,7 @@ from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, penalty_fr
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
 from theory.network import as_data, as_inputs, as_params, network_output, sum_squared_weights
 from theory.network import widths
-from theory.noise import as_noise, is_traced
+from theory.noise import as_noise, as_number, is_traced
 
 METHODS = ("auto", "enumerate", "linear")
 
@@ -172,12 +172,7 @@ def l2_criterion(params, X, Y, *, lam, weights=None):
 
 
 def _check_lam(lam) -> float:
-    if is_traced(lam):
-        return lam
-    try:
-        value = float(lam)
-    except (TypeError, ValueError):
-        raise TypeError(f"lam must be a number, got {lam!r}") from None
-    if not (np.isfinite(value) and value >= 0):
+    value = as_number(lam, "lam")
+    if not is_traced(value) and not (np.isfinite(value) and value >= 0):
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
     return value

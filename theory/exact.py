@@ -91,8 +91,8 @@ def _structure(params, noise: Noise):
     d = len(params)
     sizes = widths(params)
     kind = noise.kind
-    if kind == "dropout" or d == 1:
-        outer = tuple(range(d - 1))
+    if kind == "dropout" or d == 1 or not noise.is_noisy(d - 2):
+        outer = tuple(range(d - 1))      # (layer d-2 noiseless: only the output tail is random)
         tail = "output"
     else:
         outer = tuple(range(d - 2))
@@ -135,22 +135,27 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
             f"{max_patterns}. Use theory.mc_dropout_criterion for a Monte-Carlo estimate with a "
             "standard error, or pass a larger max_patterns if you can afford the time.")
     sizes = widths(params)
-    widest = max(max(sizes), max(np.size(W) for W, _ in params) if noise.kind == "dropconnect"
-                 else 1)
-    tail_chunk = 1
+    # Floats per example in the largest intermediate of one pattern: a layer's values, or (with
+    # DropConnect masks) a masked weight matrix, or the tail's row-mask chunk of unit values.
+    per_pattern = max([*sizes, *(np.size(W) for W, _ in params[:-1])]) \
+        if noise.kind == "dropconnect" else max(sizes)
+    tail_chunk = _largest_power_of_two(2 ** tail_bits, CHUNK_ELEMENTS // (
+        num_examples * 2 * params[-2][0].shape[0])) if tail == "dropconnect" else 1
     if tail == "dropconnect":
-        W = params[-2][0]
-        per_mask = num_examples * max(W.shape[0] * 2, W.shape[1])
-        while tail_chunk * 2 <= 2 ** tail_bits and tail_chunk * 2 * per_mask <= CHUNK_ELEMENTS:
-            tail_chunk *= 2
-        widest = max(widest, tail_chunk * W.shape[0], W.size)
+        per_pattern = max(per_pattern, tail_chunk * params[-2][0].shape[0])
     outer_count = 2 ** sum(units)
-    chunk = 1
-    while chunk * 2 <= outer_count and chunk * 2 * num_examples * widest <= CHUNK_ELEMENTS:
-        chunk *= 2
-    example_block = max(1, CHUNK_ELEMENTS // max(1, sizes[-1] ** 2)) if tail == "gaussian" else 1
+    chunk = _largest_power_of_two(outer_count, CHUNK_ELEMENTS // (num_examples * per_pattern))
+    example_block = max(1, CHUNK_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
     return Plan(noise.kind, noise.groups, outer, units, tail, tail_bits, chunk,
                 outer_count // chunk, tail_chunk, min(example_block, num_examples))
+
+
+def _largest_power_of_two(count: int, budget: int) -> int:
+    """The largest power of two that divides ``count`` (itself a power of two) within ``budget``."""
+    chunk = 1
+    while chunk * 2 <= count and chunk * 2 <= budget:
+        chunk *= 2
+    return chunk
 
 
 def _describe_units(kind: str) -> str:

@@ -75,14 +75,20 @@ def is_traced(value) -> bool:
     return isinstance(value, jax.core.Tracer)
 
 
-def check_keep_prob(value, name: str = "keep_prob"):
+def as_number(value, name: str):
+    """``value`` as a float (a tracer passes through: its value cannot be checked), or TypeError."""
     if is_traced(value):
         return value
     try:
-        p = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not (0.0 < p <= 1.0):
+
+
+def check_keep_prob(value, name: str = "keep_prob"):
+    """A keep probability in (0, 1] (the paper's p), or a ValueError that says what p means."""
+    p = as_number(value, name)
+    if not is_traced(p) and not (0.0 < p <= 1.0):
         raise ValueError(
             f"{name} must be in (0, 1], got {value!r}; it is the probability of KEEPING a node "
             "(the paper's p), not the drop probability (PyTorch's Dropout(p) keeps 1 - p)")
