@@ -39,7 +39,7 @@ import numpy as np
 import optax
 
 from theory.network import widths
-from theory.noise import Noise, as_noise, draw_raw, noisy_output, realise
+from theory.noise import Noise, as_noise, draw_raw, noisy_output, realise_all
 
 
 class Regime(NamedTuple):
@@ -109,8 +109,7 @@ def step_keep(regime: Regime, step, depth: int):
 
 def noisy_loss(noise: Noise, params, x, y, raw, keep):
     """(D(W, x, R) - y)^2 for one example under the noise that raw draws give at keep ``keep``."""
-    values = [realise(noise, r, keep[layer]) for layer, r in enumerate(raw)]
-    return jnp.square(noisy_output(noise, params, x, values, keep) - y)
+    return jnp.square(noisy_output(noise, params, x, realise_all(noise, raw, keep), keep) - y)
 
 
 def _sgd_step(schedule, noise, regime, X, Y, carry, draws):

@@ -23,7 +23,7 @@ import numpy as np
 
 from theory.exact import CHUNK_ELEMENTS, output_layer_moments
 from theory.network import as_data, as_params, widths
-from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_output, realise
+from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_output, realise_all
 
 
 def _check_key(key):
@@ -42,7 +42,7 @@ def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num
 
     def chunk_losses(chunk_key):
         raw = draw_raw(chunk_key, noise, params, (chunk, X.shape[0]))
-        values = [realise(noise, r, keep[layer]) for layer, r in enumerate(raw)]
+        values = realise_all(noise, raw, keep)
         if analytic_last_layer:
             h = noisy_hidden(noise, params, X, values, keep)
             mean, var = output_layer_moments(params, h, keep[d - 1], noise.groups[d - 1])

@@ -182,6 +182,11 @@ def realise(noise: Noise, raw, keep):
     return raw < keep
 
 
+def realise_all(noise: Noise, raw, keeps) -> list:
+    """:func:`realise` for every dropout layer: raw draws (one entry per layer) -> noise values."""
+    return [realise(noise, r, keeps[layer]) for layer, r in enumerate(raw)]
+
+
 def noisy_preactivation(kind: str, group_index, a, W, b, value, keep):
     """W~ a~ + b for the layer that reads a dropout layer, under that layer's noise ``value``.
 
