@@ -16,20 +16,30 @@ import sys
 from pathlib import Path
 
 from experiments.common import FIGURES_DIR, RESULTS_DIR, Progress, code_version, read_json
-from experiments.common import save_figure, style, write_json
+from experiments.common import VERDICTS, save_figure, style, write_json
 from experiments.registry import EXPERIMENTS, load
 
 
 def compute(name: str, quick: bool, results_dir: Path) -> Path:
     module = load(name)
     progress = Progress(name + (" --quick" if quick else ""))
-    data, config = module.compute(quick=quick, progress=progress)
+    inputs = {source: read_json(results_dir / f"{source}.json")
+              for source in getattr(module, "INPUTS", ())}
+    data, config = module.compute(quick=quick, progress=progress, **({"inputs": inputs}
+                                                                     if inputs else {}))
     checks = module.checks(data)
     payload = dict(data)
     payload["meta"] = {"name": name, "title": module.TITLE, "claims": list(module.CLAIMS),
-                       "quick": quick, "config": config, "code_version": code_version(name)}
+                       "quick": quick, "config": config, "code_version": code_version(name, *getattr(module, "SOURCES", ()))}
     payload["checks"] = [dict(check._asdict(), figure=name) for check in checks]
     payload["observations"] = module.observations(data) if hasattr(module, "observations") else []
+    findings = module.findings(data) if hasattr(module, "findings") else []
+    for finding in findings:
+        if finding.verdict not in VERDICTS:
+            raise ValueError(f"{name}: finding {finding.id} has verdict {finding.verdict!r}, "
+                             f"not one of {VERDICTS}")
+    payload["findings"] = [dict(finding._asdict(), figure=finding.figure or name)
+                           for finding in findings]
     path = results_dir / f"{name}.json"
     write_json(path, payload)
     failed = [c.claim for c in checks if not c.passed]

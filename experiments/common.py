@@ -39,6 +39,23 @@ class Check(NamedTuple):
     passed: bool
 
 
+VERDICTS = ("holds", "fails", "sgd-only")
+
+
+class Finding(NamedTuple):
+    """One row of REPORT.md's "Beyond the paper" section: a finding of ours, with its stable ID
+    (CLAIMS.md lists them), our number, the criterion that decides it and the verdict: "holds"
+    (an exact witness or check), "fails" (with the reason) or "sgd-only" (seen in SGD runs only,
+    with their statistics)."""
+
+    id: str
+    finding: str
+    ours: str
+    criterion: str
+    verdict: str
+    figure: str | None = None    # the figure with the evidence; default: the experiment's own
+
+
 def code_version(*module_names: str) -> str:
     """sha256 (12 hex digits) of every source a result depends on: all of theory/ (the engine and
     the paper's constructions), the shared experiment code (:data:`ENGINE_MODULES`) and the given

@@ -6,6 +6,17 @@ Left: the Theorem 18 network (x = 1^K, K = 5, label y = 2^d, every weight c, bia
 penalty y^2 ((1 + q/(pK)) (1 + q/(pn))^{d-1} - 1) for several widths n and keep probabilities
 (lines, closed form) against the exact evaluator on the same networks (markers), beside its
 L2 penalty (lam/2) c^2 (number of weights) with lam = 1.
+Middle (ours): networks trained by SGD with a small weight decay to fit Theorem 18's example,
+x = 1^K, y = 2^d (K = n = 5), with every bias held at 0 as in the theorem (a bias alone could fit
+one example, and decay would then drive every weight to 0). How SGD fits labels that grow like 2^d:
+the weights start at y^{1/d} |Torch's initialisation| (non-negative, so no ReLU is dead on 1^K) and
+are projected onto W >= 0 after every step (the Theorem 18 network and the minimum-norm fit are
+non-negative; the exact evaluator's linear regime then costs polynomial time at any depth); the
+step is 0.02 y^{2/d-2} and the decay lam_d = 0.01 y^{2-2/d}. By positive homogeneity (C3, C4) this
+is exactly SGD on W / y^{1/d} fitting the label 1 with step 0.02 and decay 0.01, so every depth is
+equally hard for SGD. Markers: median (and range) over seeds of the exact dropout penalty (keep
+1/2) and of the L2 penalty (1/2)||W||^2 of the runs that fit (risk < 1e-3 y^2); lines: Theorem 18's
+closed form and the minimum-norm L2 penalty (d/2) (y/sqrt(K))^{2/d}.
 Right: networks of width 3 with K = 3 inputs trained by SGD without regularisation to fit P_(1,1)
 at each depth, from Torch's initialisation: their exact dropout
 penalty and L2 penalty (median and interquartile range over seeds), and the risk that dropout
@@ -19,11 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check, rounding_bound
+from experiments.common import COLORS, Check, Finding, rounding_bound
 from theory.evaluation import exact_risk_and_dropout_criterion
 from experiments.training import Regime, Schedule, stack_runs, train
-from theory.paper.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
-                          theorem18_network)
+from theory.paper.depth import (min_norm_l2_penalty, theorem18_dropout_penalty, theorem18_l2_bound,
+                                theorem18_l2_penalty, theorem18_network)
 from theory.paper.distributions import p11
 from experiments.initialisation import torch_default_init
 from theory.network import sum_squared_weights
@@ -33,6 +44,7 @@ CLAIMS = ("C12",)
 
 K_THEORY, WIDTHS, LAM = 5, (2, 5, 20), 1.0
 K_TRAIN, N_TRAIN, FIT_TOLERANCE = 3, 3, 1e-6
+GROWTH = dict(K=5, n=5, step=0.02, decay=0.01, relative_fit_tolerance=1e-3)
 
 
 def _theorem18(depths, progress):
@@ -79,6 +91,43 @@ def _trained(depths, seeds, schedule, progress):
     return out
 
 
+def _sgd_growth(depths, seeds, steps, progress):
+    """SGD with weight decay and biases held at 0 fitting x = 1^K, y = 2^d at each depth (ours)."""
+    K, n = GROWTH["K"], GROWTH["n"]
+    out = {"depths": depths, "K": K, "n": n, "runs": seeds, "dropout_penalty_runs": [],
+           "l2_penalty_runs": [], "relative_risk_runs": [], "fitted": []}
+    for d in depths:
+        progress(f"SGD growth at depth {d}: {seeds} seeds x {steps} steps, y = 2^{d}")
+        y, X = 2.0 ** d, jnp.ones((seeds, 1, K))
+        init_keys = jax.random.split(jax.random.fold_in(jax.random.key(1818), d), seeds)
+        start = jax.vmap(lambda k: torch_default_init(k, K, n, d))(init_keys)
+        start = tuple((y ** (1 / d) * jnp.abs(W), jnp.zeros_like(b)) for W, b in start)
+        regime = Regime(keep_prob=1.0, lam=GROWTH["decay"] * y ** (2 - 2 / d), zero_biases=1.0,
+                        nonnegative=1.0)
+        schedule = Schedule(steps=steps, lr=GROWTH["step"] * y ** (2 / d - 2), lr_decay=0.0,
+                            log_every=steps)
+        keys = jax.random.split(jax.random.fold_in(jax.random.key(2818), d), seeds)
+        trained = train(keys, start, X, jnp.full((seeds, 1), y), stack_runs([regime] * seeds),
+                        schedule)
+        final = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[:, -1]), trained.params)
+        runs = [tuple((W[i], b[i]) for W, b in final) for i in range(seeds)]
+        x, label = np.ones((1, K)), np.array([y])
+        risk = np.array([theory.risk(run, x, label) for run in runs])
+        # Every weight >= 0 and every bias 0: the linear regime, exact in polynomial time (C13).
+        penalty = np.array([theory.dropout_penalty(run, x, label, method="linear") for run in runs])
+        out["relative_risk_runs"].append(risk / y ** 2)
+        out["fitted"].append(risk / y ** 2 < GROWTH["relative_fit_tolerance"])
+        out["dropout_penalty_runs"].append(penalty)
+        out["l2_penalty_runs"].append(0.5 * LAM * np.asarray(jax.vmap(sum_squared_weights)(final)))
+    fitted = out["fitted"]
+    out["dropout_penalty"] = [_median(v, f) for v, f in zip(out["dropout_penalty_runs"], fitted)]
+    out["l2_penalty"] = [_median(v, f) for v, f in zip(out["l2_penalty_runs"], fitted)]
+    out["closed_form"] = [theorem18_dropout_penalty(K, n, d, 2.0 ** d) for d in depths]
+    out["closed_form_l2"] = [theorem18_l2_penalty(K, n, d, 2.0 ** d, lam=LAM) for d in depths]
+    out["min_norm_l2"] = [min_norm_l2_penalty(K, d, 2.0 ** d, lam=LAM) for d in depths]
+    return out
+
+
 def _median(values, fitted):
     """Median over the runs that fit the data (R < FIT_TOLERANCE); NaN when none did."""
     values = np.asarray(values)[np.asarray(fitted)]
@@ -92,6 +141,8 @@ def compute(*, quick: bool, progress):
     schedule = Schedule(steps=2000 if quick else 20_000, log_every=1000)
     data = {"theorem18": {"depths": theory_depths, "K": K_THEORY, "lam": LAM,
                           "curves": _theorem18(theory_depths, progress)}}
+    data["sgd_growth"] = _sgd_growth(list(range(1, 5 if quick else 9)), 4 if quick else 16,
+                                     2000 if quick else 20_000, progress)
     trained = _trained(train_depths, seeds, schedule, progress)
     data["trained"] = trained
     fitted = [np.asarray(f) for f in trained["fitted"]]
@@ -101,6 +152,10 @@ def compute(*, quick: bool, progress):
         "dropout_penalty": [_median(v, f) for v, f in zip(trained["dropout_penalty"], fitted)],
         "l2_penalty": [_median(v, f) for v, f in zip(trained["l2_penalty"], fitted)]}
     config = {"theorem18": {"K": K_THEORY, "widths": WIDTHS, "label": "2^d", "lam": LAM},
+              "sgd_growth": {**GROWTH, "label": "2^d", "biases": "held at 0",
+                             "weights": "projected onto >= 0", "init": "y^(1/d) |torch default|",
+                             "step": "0.02 y^(2/d-2)", "decay": "0.01 y^(2-2/d)", "momentum": 0.5,
+                             "seeds": len(data["sgd_growth"]["fitted"][0])},
               "trained": {"K": K_TRAIN, "n": N_TRAIN, "data": "P_(1,1)", "seeds": seeds,
                           "fit_tolerance": FIT_TOLERANCE,
                           "schedule": schedule._asdict(), "init": "torch default", "seed": 18}}
@@ -130,6 +185,30 @@ def checks(data):
     ]
 
 
+def findings(data):
+    """B1: SGD-fitted networks show Theorem 18's exponential growth; their L2 penalty does not."""
+    growth = data["sgd_growth"]
+    depths = growth["depths"]
+    median = np.asarray(growth["dropout_penalty"])
+    ratio = median / np.asarray(growth["closed_form"])
+    l2_ratio = np.asarray(growth["l2_penalty"]) / np.asarray(growth["min_norm_l2"])
+    fitted = [int(np.sum(f)) for f in growth["fitted"]]
+    increments = np.diff(np.log(median))
+    holds = bool(np.all(increments >= np.log(4)) and np.all((ratio >= 0.99) & (ratio <= 1.5))
+                 and np.all(np.abs(l2_ratio - 1) <= 0.01))
+    return [Finding(
+        "B1", f"SGD with weight decay (biases held at 0) fitting x = 1^K, y = 2^d (K = n = "
+              f"{growth['K']}) finds networks whose dropout penalty grows exponentially in d, "
+              "like Theorem 18's, while their L2 penalty grows linearly",
+        f"runs that fit, of {growth['runs']}: {fitted}; median penalty / closed form at d = "
+        f"{depths[0]}..{depths[-1]}: {np.round(ratio, 3).tolist()} (each layer multiplies it by "
+        f">= {np.exp(increments.min()):.2f}); median L2 / minimum-norm L2: "
+        f"{np.round(l2_ratio, 4).tolist()}",
+        "median penalty at least quadruples per layer (y^2 = 4^d) and stays within [0.99, 1.5] "
+        "of y^2((1 + q/(pK))(1 + q/(pn))^{d-1} - 1); L2 within 1% of (d/2)(y/sqrt(K))^{2/d}",
+        "holds" if holds else "fails")]
+
+
 def observations(data):
     """What the SGD-trained networks show (ours, beyond the paper's claims; not judged)."""
     head = data["headline"]
@@ -146,12 +225,36 @@ def observations(data):
             "output 1/2, so deep dropout-trained networks give up the signal."]
 
 
+def _plot_sgd_growth(ax, growth):
+    depths = np.asarray(growth["depths"])
+    ax.semilogy(depths, growth["closed_form"], color=COLORS["theory"],
+                label="Theorem 18 closed form, dropout penalty")
+    ax.semilogy(depths, growth["min_norm_l2"], "--", color=COLORS["theory"],
+                label="minimum-norm fit, L2 penalty (d/2)(y/√K)^{2/d}")
+    for key, label, color, marker in (
+            ("dropout_penalty_runs", "dropout penalty J_D - R (exact, p = 1/2)", COLORS["dropout"],
+             "o"),
+            ("l2_penalty_runs", "L2 penalty (1/2)||W||²", COLORS["weight_decay"], "s")):
+        runs = [np.asarray(v)[np.asarray(f)] for v, f in zip(growth[key], growth["fitted"])]
+        median = np.array([np.median(v) for v in runs])
+        spread = np.array([[median[i] - v.min(), v.max() - median[i]] for i, v in enumerate(runs)]).T
+        ax.errorbar(depths, median, yerr=spread, fmt=marker, color=color, ms=5, capsize=3,
+                    label=f"{label}: SGD, median and range")
+    fits = sum(int(np.sum(f)) for f in growth["fitted"])
+    ax.set_xlabel(f"depth d   (label y = 2^d; {fits} of {len(depths) * growth['runs']} runs fit, "
+                  "risk < 1e-3 y²)")
+    ax.set_ylabel("penalty (log scale)")
+    ax.set_title(f"(ours) SGD + weight decay fits x = 1^K, y = 2^d (K = n = {growth['K']}, "
+                 f"{growth['runs']} seeds)\nbiases held at 0: the penalty grows like Theorem 18's")
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def plot(result):
     import matplotlib.pyplot as plt
 
     t18, trained = result["theorem18"], result["trained"]
     depths = np.asarray(t18["depths"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(17, 4.8))
     palette = [COLORS["dropout"], COLORS["none"], COLORS["extra1"], COLORS["theory"]]
     for curve, color in zip(t18["curves"], palette):
         label = f"n = {curve['n']}, p = {curve['keep_prob']}"
@@ -165,6 +268,7 @@ def plot(result):
     left.set_title(f"C12, Theorem 18 networks: K = {t18['K']}, x = 1^K, y = 2^d, R = 0\n"
                    "lines: closed forms;  circles: exact evaluator (p = keep probability)")
     left.legend(fontsize=7, ncol=2, loc="upper left")
+    _plot_sgd_growth(middle, result["sgd_growth"])
     tdepths = np.asarray(trained["depths"])
     head = result["headline"]
     for key, label, color, marker in (

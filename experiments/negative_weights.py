@@ -35,20 +35,26 @@ ZERO_EMBEDDING = dict(K=4, pairs=[(0, 1), (2, 3), (1, 2), (0, 3)])
 WNEG_WIDTHS = {2: list(range(2, 81, 2)), 3: list(range(2, 81, 2))}
 
 
-def _train_pair(X0, Y0, seeds, schedule, seed, progress, label):
-    """Free and non-negative dropout SGD from the same initial networks; exact J_D per checkpoint."""
+def train_free_and_nonnegative(X0, Y0, seeds, schedule, seed, progress, label, *, keep_prob=KEEP,
+                               noise="dropout", groups=None):
+    """Free and non-negative dropout SGD (width WIDTH, depth DEPTH) from the same initial networks
+    (Torch's, absolute values for the non-negative runs); exact J_D of the same dropout variant at
+    every checkpoint. ``keep_prob`` (one or one per dropout layer), ``noise`` and ``groups`` as in
+    :func:`theory.dropout_criterion`."""
     K = X0.shape[1]
     X, Y = jnp.tile(X0, (seeds, 1, 1)), jnp.tile(Y0, (seeds, 1))
     init = jax.vmap(lambda k: torch_default_init(k, K, WIDTH, DEPTH))(
         jax.random.split(jax.random.key(seed), seeds))
+    variant = {"noise": noise, "groups": groups}
     out = {}
     for name, nonnegative in (("free", 0.0), ("nonneg", 1.0)):
-        progress(f"{label}: {name}, {seeds} seeds x {schedule.steps} dropout-SGD steps")
+        progress(f"{label}: {name}, {seeds} seeds x {schedule.steps} SGD steps with {noise}")
         params = init if not nonnegative else tuple((jnp.abs(W), b) for W, b in init)
-        regime = stack_runs([Regime(keep_prob=KEEP, nonnegative=nonnegative)] * seeds)
+        regime = stack_runs([Regime(keep_prob=jnp.asarray(keep_prob, jnp.float64),
+                                    nonnegative=nonnegative)] * seeds)
         keys = jax.random.split(jax.random.key(seed + 1 + int(nonnegative)), seeds)
-        trajectory = train(keys, params, X, Y, regime, schedule)
-        _, j_d = exact_along_training(trajectory.params, X, Y, KEEP)
+        trajectory = train(keys, params, X, Y, regime, schedule, **variant)
+        _, j_d = exact_along_training(trajectory.params, X, Y, keep_prob, **variant)
         final = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[:, -1]), trajectory.params)
         out[name] = {"criterion": np.asarray(j_d), "final_criterion": np.asarray(j_d[:, -1]),
                      "min_weight": np.min([W.min(axis=(1, 2)) for W, _ in final], axis=0),
@@ -61,13 +67,14 @@ def compute(*, quick: bool, progress):
     schedule = Schedule(steps=5000 if quick else 100_000, lr=0.02, lr_decay=1e-4,
                         log_every=500 if quick else 5000)
     X0, Y0 = p11(2)
-    main = _train_pair(X0, Y0, seeds, schedule, 9, progress, "P_(1,1)")
-    summed = _train_pair(X0, X0.sum(axis=1), seeds, schedule, 19, progress, "y = x1 + x2")
+    main = train_free_and_nonnegative(X0, Y0, seeds, schedule, 9, progress, "P_(1,1)")
+    summed = train_free_and_nonnegative(X0, X0.sum(axis=1), seeds, schedule, 19, progress,
+                                        "y = x1 + x2")
     Xz, Yz, _ = two_hot_distribution(ZERO_EMBEDDING["K"], ZERO_EMBEDDING["pairs"])
     # SGD samples rows uniformly: one zero row per pair row gives the zero example its mass 1/2.
     extra = len(ZERO_EMBEDDING["pairs"]) - 1
     Xz, Yz = np.concatenate([np.zeros((extra, Xz.shape[1])), Xz]), np.concatenate([np.zeros(extra), Yz])
-    zero = _train_pair(Xz, Yz, seeds, schedule, 29, progress, "zero-embedding K = 4")
+    zero = train_free_and_nonnegative(Xz, Yz, seeds, schedule, 29, progress, "zero-embedding K = 4")
 
     progress("C10: psi of the non-negative trained networks")
     psi_values = [psi(tuple((W[i], b[i]) for W, b in main["nonneg"]["final_params"]),

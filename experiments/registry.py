@@ -1,4 +1,5 @@
-"""The experiments, in the order of the paper, with the claims each one judges."""
+"""The experiments, in the order of the paper, with the claims each one judges, then ours (the
+variants_* studies: findings beyond the paper, B rows of REPORT.md)."""
 
 import importlib
 
@@ -11,6 +12,10 @@ EXPERIMENTS = (
     "weight_decay_threshold",
     "rescaling_invariance",
     "penalty_vs_keep_prob",
+    "variants_witnesses",
+    "variants_depth",
+    "variants_negative_weights",
+    "variants_matrix",
 )
 
 

@@ -16,7 +16,7 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
 4. heavy-ball momentum with dampening, v <- momentum v + (1 - dampening) g, and W <- W - lr_t v with
    lr_t = lr / (1 + lr_decay t). Torch7's ``optim.sgd`` sets dampening = momentum by default;
    PyTorch's ``torch.optim.SGD`` uses dampening = 0. (optax: scale, trace, scale_by_schedule.)
-5. optionally project the weights (not the biases) onto W >= 0.
+5. optionally project the weights (not the biases) onto W >= 0, and optionally hold the biases at 0.
 
 Everything runs inside one ``jit``: ``lax.scan`` over steps, ``vmap`` over runs (seeds, input scales
 and regimes are all just runs with their own data and hyperparameters), the run axis sharded over
@@ -50,6 +50,8 @@ class Regime(NamedTuple):
     lam: float = 0.0             # weight decay: lam * W is added to the gradient
     decay_biases: float = 0.0    # 1 = weight decay also on biases (Torch), 0 = weights only
     nonnegative: float = 0.0     # 1 = project weights onto >= 0 after every step
+    zero_biases: float = 0.0     # 1 = hold every bias at 0 (set to 0 after every step), as in
+                                 # Theorem 18's network
     dampening: float = 0.5       # momentum dampening: Torch7 optim.sgd's default (= momentum);
                                  # PyTorch's torch.optim.SGD uses 0
     keep_by_step: jax.Array | None = None   # keep probability at every step, shape (steps,) or
@@ -125,8 +127,8 @@ def _sgd_step(schedule, noise, regime, X, Y, carry, draws):
                   for (gW, gb), (W, b) in zip(grads, params))
     updates, opt_state = optimizer(schedule, regime.dampening).update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    params = tuple((jnp.where(regime.nonnegative > 0, jnp.maximum(W, 0.0), W), b)
-                   for W, b in params)
+    params = tuple((jnp.where(regime.nonnegative > 0, jnp.maximum(W, 0.0), W),
+                    jnp.where(regime.zero_biases > 0, 0.0, b)) for W, b in params)
     return (params, opt_state), value
 
 

@@ -8,8 +8,9 @@ from scipy.optimize import minimize
 
 import theory
 from helpers import random_network
-from theory.paper.depth import (theorem18_dropout_penalty, theorem18_l2_bound, theorem18_l2_penalty,
-                          theorem18_network)
+from theory.paper.depth import (dropconnect_growth_factor, min_norm_l2_penalty,
+                                theorem18_dropconnect_penalty, theorem18_dropout_penalty,
+                                theorem18_l2_bound, theorem18_l2_penalty, theorem18_network)
 from theory.paper.distributions import p11, point_and_origin
 from theory.enumeration import brute_force_criterion, pattern_outputs
 from theory.paper.invariances import scale_output
@@ -192,6 +193,54 @@ def test_c12_dropout_penalty_exponential_l2_polynomial():
     ratios = np.diff(np.log(dropout))
     assert np.all(ratios > 1.9)           # each extra layer multiplies the penalty by > e^1.9
     assert l2[-1] / l2[0] < 30 ** 2       # while the L2 penalty grows at most polynomially
+
+
+@pytest.mark.parametrize("K,n,d,keep_prob,group_size", [
+    (2, 2, 2, 0.5, 2), (2, 2, 3, (1.0, 0.5, 0.3), 1), (4, 2, 2, (0.7, 0.4), 2), (2, 2, 3, 0.6, 2)])
+def test_c12_variant_closed_form_matches_brute_force(K, n, d, keep_prob, group_size):
+    """Ours: Theorem 18's network under per-layer keep (PyTorch's placement) and group dropout."""
+    y = 3.0
+    params, X, Y = theorem18_network(K, n, d, y)
+    groups = [np.arange(width) // group_size for width in [K] + [n] * (d - 1)]
+    keep = np.broadcast_to(keep_prob, (d,))
+    expected = theorem18_dropout_penalty(K, n, d, y, keep_prob=keep_prob, group_size=group_size)
+    outputs, probs, _ = pattern_outputs(params, X[0], keep, groups)
+    np.testing.assert_allclose(probs @ np.square(outputs - y), expected, rtol=RTOL)
+
+
+@pytest.mark.parametrize("K,n,d,keep_prob", [(2, 2, 2, 0.5), (3, 2, 2, 0.3), (1, 2, 3, 0.6)])
+def test_c12_dropconnect_closed_form_matches_brute_force(K, n, d, keep_prob):
+    """Ours: Theorem 18's network under DropConnect, every weight's mask listed."""
+    y = 2.0
+    params, X, Y = theorem18_network(K, n, d, y)
+    np.testing.assert_allclose(brute_force_criterion(params, X, Y, [1.0], keep_prob,
+                                                     noise="dropconnect"),
+                               theorem18_dropconnect_penalty(K, n, d, y, keep_prob=keep_prob),
+                               rtol=RTOL)
+
+
+def test_c12_variant_closed_forms_deep_via_linear_route():
+    K, n, d, y = 4, 6, 9, 2.0 ** 9
+    params, X, Y = theorem18_network(K, n, d, y)
+    np.testing.assert_allclose(theory.dropout_penalty(params, X, Y, noise="dropconnect"),
+                               theorem18_dropconnect_penalty(K, n, d, y), rtol=1e-9)
+    groups = [np.arange(width) // 2 for width in [K] + [n] * (d - 1)]
+    np.testing.assert_allclose(theory.dropout_penalty(params, X, Y, groups=groups),
+                               theorem18_dropout_penalty(K, n, d, y, group_size=2), rtol=1e-9)
+    ratio = (theorem18_dropconnect_penalty(K, n, 40, 1.0) + 1) / \
+        (theorem18_dropconnect_penalty(K, n, 39, 1.0) + 1)
+    np.testing.assert_allclose(ratio, dropconnect_growth_factor(n), rtol=1e-9)
+    assert 1 < dropconnect_growth_factor(n) < 1 + 1 / n
+
+
+def test_c12_min_norm_l2_is_the_least_over_balanced_rescalings():
+    """No cross-layer rescaling (C3) of Theorem 18's network beats (d/2)(y/sqrt K)^{2/d}, and the
+    balanced one reaches it."""
+    K, n, d, y = 3, 4, 4, 6.0
+    params, X, Y = theorem18_network(K, n, d, y)
+    norms = np.array([np.sum(W ** 2) for W, _ in params])
+    best = minimize(lambda u: 0.5 * np.sum(np.exp(2 * (u - u.mean())) * norms), np.zeros(d)).fun
+    np.testing.assert_allclose(best, min_norm_l2_penalty(K, d, y, lam=1.0), rtol=1e-6)
 
 
 # C5, C6 ---------------------------------------------------------------------------------------

@@ -57,10 +57,29 @@ def test_required_json_keys(quick_outputs):
     assert len(head["depths"]) == len(head["dropout_penalty"]) == len(head["l2_penalty"])
 
 
-def test_report_has_a_row_for_every_claim(quick_outputs):
+def test_report_has_a_row_for_every_claim_and_finding(quick_outputs):
     report = (quick_outputs / "figures" / "REPORT.md").read_text()
     for i in range(1, 18):
         assert f"| C{i} |" in report
+    for i in range(1, 33):
+        assert f"| B{i} |" in report
+    assert "## Beyond the paper" in report
+
+
+def test_variants_matrix_json(quick_outputs):
+    from experiments.common import VERDICTS
+    from experiments.variants import COLUMNS, VARIANTS
+
+    matrix = json.loads((quick_outputs / "figures" / "variants_matrix.json").read_text())
+    assert [r["key"] for r in matrix["rows"]] == [v.key for v in VARIANTS]
+    assert [c["key"] for c in matrix["columns"]] == [key for key, _, _ in COLUMNS]
+    assert len(matrix["cells"]) == len(VARIANTS) * len(COLUMNS)
+    for cell in matrix["cells"]:
+        assert cell["verdict"] in VERDICTS and "value" in cell
+        assert ("witness" in cell) or ("reason" in cell), cell
+    growth = json.loads((quick_outputs / "figures" / "depth_penalty.json").read_text())["sgd_growth"]
+    assert len(growth["depths"]) == len(growth["dropout_penalty"]) == len(growth["l2_penalty"]) \
+        == len(growth["closed_form"])
 
 
 def test_quick_results_are_deterministic(quick_outputs, tmp_path):
@@ -90,3 +109,14 @@ def test_makefile_lists_the_registry_and_the_engine():
     engine = re.search(r"^ENGINE  := (.*?)(?<!\\)$", makefile, flags=re.M | re.S).group(1)
     assert {f"experiments/{name}.py" for name in ENGINE_MODULES} <= set(
         engine.replace("\\", " ").split())
+    joined = makefile.replace("\\\n", " ")
+    for name in EXPERIMENTS:
+        module = load(name)
+        wanted = {f"experiments/{source}.py" for source in getattr(module, "SOURCES", ())}
+        wanted |= {f"results/{source}.json" for source in getattr(module, "INPUTS", ())}
+        prerequisites = set()
+        for line in joined.splitlines():
+            targets, _, rest = line.partition(":")
+            if f"results/{name}.json" in targets.split() and not line.startswith("\t"):
+                prerequisites |= set(rest.split())
+        assert wanted <= prerequisites, (name, wanted - prerequisites)
