@@ -40,10 +40,12 @@ results/%.json: experiments/%.py $(ENGINE) $(THEORY) | $(SETUP)
 
 # Results that also depend on shared study code (each module's SOURCES) or on other results
 # (variants_matrix's INPUTS): prerequisites only, the recipe is the rule above.
-results/variants_witnesses.json results/variants_depth.json: experiments/variants.py
+results/variants_witnesses.json: experiments/variants.py experiments/penalty_vs_keep_prob.py
+results/variants_depth.json: experiments/variants.py
 results/variants_negative_weights.json: experiments/variants.py experiments/negative_weights.py
 results/variants_matrix.json: experiments/variants.py experiments/variants_witnesses.py \
     experiments/variants_depth.py experiments/variants_negative_weights.py \
+    experiments/penalty_vs_keep_prob.py experiments/negative_weights.py \
     results/variants_witnesses.json results/variants_depth.json \
     results/variants_negative_weights.json
 

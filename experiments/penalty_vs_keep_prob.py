@@ -30,7 +30,7 @@ def _curve(params, X, Y, qs):
     return [theory.dropout_penalty(params, X, Y, keep_prob=1 - q) for q in qs]
 
 
-def _interior_extrema(values):
+def interior_extrema(values):
     """Indices i with values[i] strictly above (max) or below (min) both neighbours."""
     v = np.asarray(values)
     inner = np.arange(1, len(v) - 1)
@@ -58,7 +58,7 @@ def checks(data):
     cases = data["cases"]
     gaps = max(np.max(np.abs(np.subtract(c["brute_force"], np.asarray(c["penalty"])[
         [list(c["q"]).index(q) for q in c["q_brute"]]]))) for c in cases)
-    extrema = [_interior_extrema(c["penalty"]) for c in cases]
+    extrema = [interior_extrema(c["penalty"]) for c in cases]
     described = "; ".join(
         f"{c['name']}: interior maxima at q = {[float(c['q'][i]) for i in mx]}, minima at q = "
         f"{[float(c['q'][i]) for i in mn]}" for c, (mx, mn) in zip(cases, extrema))

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check, rounding_bound
+from experiments.common import COLORS, rounding_bound
 from experiments.variants import VARIANTS, cell
 from theory.paper.depth import (dropconnect_growth_factor, theorem18_dropconnect_penalty,
                                 theorem18_dropout_penalty, theorem18_network)

@@ -25,7 +25,8 @@ from theory.paper.invariances import rescale_layers, scale_inputs
 
 TITLE = "The paper's findings under every dropout: the matrix"
 CLAIMS = ()
-SOURCES = ("variants", "variants_witnesses", "variants_depth", "variants_negative_weights")
+SOURCES = ("variants", "variants_witnesses", "variants_depth", "variants_negative_weights",
+           "penalty_vs_keep_prob", "negative_weights")
 INPUTS = ("variants_witnesses", "variants_depth", "variants_negative_weights")
 
 VERDICT_COLORS = {"holds": "#9ecae1", "sgd-only": "#fdd49e", "fails": "#fc9272"}

@@ -23,14 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Check, Finding, rounding_bound
+from experiments.common import COLORS, Finding, rounding_bound
+from experiments.penalty_vs_keep_prob import interior_extrema
 from experiments.variants import VARIANTS, cell
 from theory.enumeration import brute_force_criterion
 from theory.network import network_output
 
 TITLE = "Under every dropout the penalty can be negative, label-dependent and non-monotonic in q"
 CLAIMS = ()
-SOURCES = ("variants",)
+SOURCES = ("variants", "penalty_vs_keep_prob")
 
 X_WITNESS = np.array([[1.0, -1.0]])
 WIDTH, KEEP = 3, 0.5
@@ -127,14 +128,6 @@ def compute(*, quick: bool, progress):
     return data, config
 
 
-def _interior_extrema(q, values):
-    v = np.asarray(values)
-    inner = np.arange(1, len(v) - 1)
-    maxima = inner[(v[inner] > v[inner - 1]) & (v[inner] > v[inner + 1])]
-    minima = inner[(v[inner] < v[inner - 1]) & (v[inner] < v[inner + 1])]
-    return [float(q[i]) for i in maxima], [float(q[i]) for i in minima]
-
-
 def _brute_gap(study):
     return float(np.max(np.abs(np.subtract(study["brute_by_q"], study["exact_at_q_brute"]))))
 
@@ -161,7 +154,8 @@ def cells(data) -> list:
         out.append(cell(variant.key, "label", "holds" if abs(slope) > 1e-9 and exact_ok else "fails",
                         slope, f"d penalty / dy = -2 E[delta] = {slope:.4g}{scope}; {checked}",
                         witness=witness, figure="variants_witnesses"))
-        maxima, minima = _interior_extrema(study["q"], study["penalty_by_q"])
+        maxima, minima = ([float(study["q"][i]) for i in found]
+                          for found in interior_extrema(study["penalty_by_q"]))
         shape = ", ".join([f"maximum at q = {q:g}" for q in maxima]
                           + [f"minimum at q = {q:g}" for q in minima]) or "monotonic"
         out.append(cell(variant.key, "keep", "holds" if (maxima or minima) and exact_ok else "fails",
