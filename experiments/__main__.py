@@ -23,14 +23,16 @@ from experiments.registry import EXPERIMENTS, load
 def compute(name: str, quick: bool, results_dir: Path) -> Path:
     module = load(name)
     progress = Progress(name + (" --quick" if quick else ""))
-    inputs = {source: read_json(results_dir / f"{source}.json")
-              for source in getattr(module, "INPUTS", ())}
-    data, config = module.compute(quick=quick, progress=progress, **({"inputs": inputs}
-                                                                     if inputs else {}))
-    checks = module.checks(data)
+    extra = {}
+    if hasattr(module, "INPUTS"):        # experiments that read other experiments' cached results
+        extra["inputs"] = {source: read_json(results_dir / f"{source}.json")
+                           for source in module.INPUTS}
+    data, config = module.compute(quick=quick, progress=progress, **extra)
+    checks = module.checks(data) if hasattr(module, "checks") else []
     payload = dict(data)
     payload["meta"] = {"name": name, "title": module.TITLE, "claims": list(module.CLAIMS),
-                       "quick": quick, "config": config, "code_version": code_version(name, *getattr(module, "SOURCES", ()))}
+                       "quick": quick, "config": config,
+                       "code_version": code_version(name, *getattr(module, "SOURCES", ()))}
     payload["checks"] = [dict(check._asdict(), figure=name) for check in checks]
     payload["observations"] = module.observations(data) if hasattr(module, "observations") else []
     findings = module.findings(data) if hasattr(module, "findings") else []

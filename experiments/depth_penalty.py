@@ -123,7 +123,6 @@ def _sgd_growth(depths, seeds, steps, progress):
     out["dropout_penalty"] = [_median(v, f) for v, f in zip(out["dropout_penalty_runs"], fitted)]
     out["l2_penalty"] = [_median(v, f) for v, f in zip(out["l2_penalty_runs"], fitted)]
     out["closed_form"] = [theorem18_dropout_penalty(K, n, d, 2.0 ** d) for d in depths]
-    out["closed_form_l2"] = [theorem18_l2_penalty(K, n, d, 2.0 ** d, lam=LAM) for d in depths]
     out["min_norm_l2"] = [min_norm_l2_penalty(K, d, 2.0 ** d, lam=LAM) for d in depths]
     return out
 

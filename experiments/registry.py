@@ -20,7 +20,8 @@ EXPERIMENTS = (
 
 
 def load(name: str):
-    """The module of experiment ``name``; it defines CLAIMS, TITLE, compute, checks and plot."""
+    """The module of experiment ``name``; it defines CLAIMS, TITLE, compute, plot and
+    (when CLAIMS is not empty) checks."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
     return importlib.import_module(f"experiments.{name}")

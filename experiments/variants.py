@@ -64,6 +64,15 @@ COLUMNS = (   # (key, heading, the criterion that decides a cell)
 )
 
 
+def random_network(rng, sizes, *, decimals=None):
+    """A network with dropout layers of sizes ``sizes`` and one output, every weight and bias drawn
+    from N(0, 1) by the numpy Generator ``rng`` (rounded to ``decimals`` places when given)."""
+    dims = list(sizes) + [1]
+    draw = (lambda shape: rng.normal(size=shape)) if decimals is None else \
+        (lambda shape: np.round(rng.normal(size=shape), decimals))
+    return tuple((draw((n_out, n_in)), draw(n_out)) for n_in, n_out in zip(dims[:-1], dims[1:]))
+
+
 def cell_id(variant_key: str, column_key: str) -> str:
     """The stable finding ID of a matrix cell: B2..B31, row by row (B1 is the SGD depth growth)."""
     rows = [v.key for v in VARIANTS]

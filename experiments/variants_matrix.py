@@ -17,7 +17,7 @@ import numpy as np
 
 import theory
 from experiments.common import COLORS, Finding, rounding_bound
-from experiments.variants import COLUMNS, VARIANTS, cell
+from experiments.variants import COLUMNS, VARIANTS, cell, random_network
 from experiments.variants_depth import cells as depth_cells
 from experiments.variants_negative_weights import cells as negative_weights_cells
 from experiments.variants_witnesses import cells as witness_cells
@@ -37,12 +37,10 @@ def _rescaling_deviation(variant, trials, seed):
     rng = np.random.default_rng(seed)
     depth = 2 if variant.noise == "gaussian" else 3     # Gaussian: exact only up to d = 2
     sizes = [3] + [4] * (depth - 1)
-    dims = sizes + [1]
     args = variant.engine_args(sizes, 0.6)
     worst = 0.0
     for _ in range(trials):
-        params = tuple((rng.normal(size=(n_out, n_in)), rng.normal(size=n_out))
-                       for n_in, n_out in zip(dims[:-1], dims[1:]))
+        params = random_network(rng, sizes)
         X, Y = rng.normal(size=(6, 3)), rng.normal(size=6)
         base = theory.dropout_criterion(params, X, Y, **args)
         a = rng.choice([-1.0, 1.0], size=3) * rng.uniform(0.2, 5.0, size=3)
@@ -77,10 +75,6 @@ def compute(*, quick: bool, progress, inputs):
                         for key, label, criterion in COLUMNS],
             "cells": cells}
     return data, {"rescaling_trials": trials, "inputs": list(INPUTS)}
-
-
-def checks(data):
-    return []
 
 
 def findings(data):

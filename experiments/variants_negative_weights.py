@@ -100,10 +100,6 @@ def cells(data) -> list:
     return out
 
 
-def checks(data):
-    return []
-
-
 def plot(result):
     import matplotlib.pyplot as plt
 

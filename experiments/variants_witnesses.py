@@ -25,9 +25,8 @@ import numpy as np
 import theory
 from experiments.common import COLORS, Finding, rounding_bound
 from experiments.penalty_vs_keep_prob import interior_extrema
-from experiments.variants import VARIANTS, cell
+from experiments.variants import VARIANTS, cell, random_network
 from theory.enumeration import brute_force_criterion
-from theory.network import network_output
 
 TITLE = "Under every dropout the penalty can be negative, label-dependent and non-monotonic in q"
 CLAIMS = ()
@@ -44,12 +43,6 @@ def _depth(variant) -> int:
     return 2 if variant.inputs_noisy else 3
 
 
-def _random_network(rng, sizes):
-    dims = list(sizes) + [1]
-    return tuple((np.round(rng.normal(size=(n_out, n_in)), 1), np.round(rng.normal(size=n_out), 1))
-                 for n_in, n_out in zip(dims[:-1], dims[1:]))
-
-
 def _witness(variant, candidates, seed):
     """The candidate whose penalty depends most on the label, and the label that makes it < 0."""
     sizes = [X_WITNESS.shape[1]] + [WIDTH] * (_depth(variant) - 1)
@@ -57,7 +50,7 @@ def _witness(variant, candidates, seed):
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(candidates):
-        params = _random_network(rng, sizes)
+        params = random_network(rng, sizes, decimals=1)
         f, e1, e2 = (float(v[0]) for v in theory.deviation_moments(params, X_WITNESS, **args))
         score = abs(e1) / np.sqrt(e2) if e2 > 0 else 0.0
         if best is None or score > best[0]:
@@ -98,7 +91,7 @@ def _last_layer_identity(networks, seed):
     worst, label_gap, count = 0.0, 0.0, 0
     for i in range(networks):
         depth, keep = 2 + i % 2, float(rng.uniform(0.1, 0.9))
-        params = _random_network(rng, [3] + [4] * (depth - 1))
+        params = random_network(rng, [3] + [4] * (depth - 1), decimals=1)
         X, Y = rng.normal(size=(5, 3)), rng.normal(size=5)
         hidden = np.asarray(X)
         for W, b in params[:-1]:
@@ -164,10 +157,6 @@ def cells(data) -> list:
                         f"{study['q'][-1]:g}]: interior {shape}{scope}; {checked}",
                         witness=witness, figure="variants_witnesses"))
     return out
-
-
-def checks(data):
-    return []
 
 
 def findings(data):
