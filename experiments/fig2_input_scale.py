@@ -52,8 +52,9 @@ PRIMARY = {"convention": "torch7", "measure": "sgd", "weight_decay": "weight_dec
 K, N_HIDDEN, DEPTH, N_EXAMPLES = 5, 5, 2, 10
 
 
-def _data(key):
-    X = jax.random.uniform(key, (N_EXAMPLES, K), jnp.float64, -1.0, 1.0)
+def parity_data(key, num_examples: int = N_EXAMPLES):
+    """The protocol's task: inputs uniform on [-1, 1]^K, labels prod_i sign(x_i)."""
+    X = jax.random.uniform(key, (num_examples, K), jnp.float64, -1.0, 1.0)
     return X, jnp.prod(jnp.sign(X), axis=1)
 
 
@@ -70,7 +71,7 @@ def protocol_runs(runs, regimes=REGIMES, conventions=CONVENTIONS):
     for run in range(runs):
         run_key = jax.random.fold_in(root, run)
         inits.append(torch_default_init(jax.random.fold_in(run_key, 0), K, N_HIDDEN, DEPTH))
-        datasets.append(_data(jax.random.fold_in(run_key, 1)))
+        datasets.append(parity_data(jax.random.fold_in(run_key, 1)))
     for index, (run, s, regime, convention) in enumerate(grid):
         keys.append(jax.random.fold_in(jax.random.fold_in(root, 10_000 + run), index))
         per_run.append(regimes[regime]._replace(dampening=conventions[convention]))
