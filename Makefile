@@ -15,7 +15,7 @@ DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_weights \
                negative_weights_many_features weight_decay_threshold rescaling_invariance \
                penalty_vs_keep_prob variants_witnesses variants_depth variants_negative_weights \
-               variants_matrix
+               variants_matrix practitioner_claims approximations
 THEORY  := $(wildcard theory/*.py theory/paper/*.py)
 ENGINE  := experiments/common.py experiments/training.py experiments/initialisation.py \
            experiments/registry.py experiments/__main__.py
@@ -38,8 +38,8 @@ $(SETUP): pyproject.toml
 results/%.json: experiments/%.py $(ENGINE) $(THEORY) | $(SETUP)
 	XLA_FLAGS="$(DEVICES) $(XLA_FLAGS)" $(PY) -m experiments $* --stage compute
 
-# Results that also depend on shared study code (each module's SOURCES) or on other results
-# (variants_matrix's INPUTS): prerequisites only, the recipe is the rule above.
+# Results that also depend on shared study code (each module's SOURCES) or on other results (the
+# INPUTS of variants_matrix and approximations): prerequisites only, the recipe is the rule above.
 results/variants_witnesses.json: experiments/variants.py experiments/penalty_vs_keep_prob.py
 results/variants_depth.json: experiments/variants.py
 results/variants_negative_weights.json: experiments/variants.py experiments/negative_weights.py
@@ -48,6 +48,8 @@ results/variants_matrix.json: experiments/variants.py experiments/variants_witne
     experiments/penalty_vs_keep_prob.py experiments/negative_weights.py \
     results/variants_witnesses.json results/variants_depth.json \
     results/variants_negative_weights.json
+results/practitioner_claims.json: experiments/fig2_input_scale.py experiments/variants.py
+results/approximations.json: experiments/variants.py results/practitioner_claims.json
 
 # Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only.
 figures/%.png: results/%.json experiments/%.py experiments/common.py | $(SETUP)

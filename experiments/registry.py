@@ -1,5 +1,6 @@
 """The experiments, in the order of the paper, with the claims each one judges, then ours (the
-variants_* studies: findings beyond the paper, B rows of REPORT.md)."""
+variants_* studies, practitioner_claims and approximations: findings beyond the paper, B rows of
+REPORT.md)."""
 
 import importlib
 
@@ -16,6 +17,8 @@ EXPERIMENTS = (
     "variants_depth",
     "variants_negative_weights",
     "variants_matrix",
+    "practitioner_claims",
+    "approximations",
 )
 
 

@@ -44,9 +44,11 @@ def write_report(figures_dir: Path) -> Path:
     counts = {verdict: sum(f["verdict"] == verdict for f in findings) for verdict in VERDICTS}
     lines += ["## Beyond the paper", "",
               "Our findings, with IDs as in CLAIMS.md: what the paper's results become under the",
-              "dropouts people use (figures variants_*), and SGD at Theorem 18's labels. Verdict:",
-              "holds (an exact witness or check), fails (with the reason) or sgd-only (seen in SGD",
-              "runs, judged exactly, not proved).", "",
+              "dropouts people use (figures variants_*), SGD at Theorem 18's labels, and what people",
+              "believe about dropout (practitioner_claims: the practitioner's rules; approximations:",
+              "the explicit-regulariser theories), each belief stated as its holders state it.",
+              "Verdict: holds (an exact witness or check), fails (with the reason) or sgd-only (seen",
+              "in SGD runs, judged exactly, not proved).", "",
               "| ID | finding | ours | criterion | verdict | figure |", "|---|---|---|---|---|---|"]
     for finding in findings:
         verdict = finding["verdict"] if finding["verdict"] != "fails" else "**fails**"

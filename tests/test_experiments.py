@@ -61,7 +61,7 @@ def test_report_has_a_row_for_every_claim_and_finding(quick_outputs):
     report = (quick_outputs / "figures" / "REPORT.md").read_text()
     for i in range(1, 18):
         assert f"| C{i} |" in report
-    for i in range(1, 33):
+    for i in range(1, 50):
         assert f"| B{i} |" in report
     assert "## Beyond the paper" in report
 
@@ -80,6 +80,24 @@ def test_variants_matrix_json(quick_outputs):
     growth = json.loads((quick_outputs / "figures" / "depth_penalty.json").read_text())["sgd_growth"]
     assert len(growth["depths"]) == len(growth["dropout_penalty"]) == len(growth["l2_penalty"]) \
         == len(growth["closed_form"])
+
+
+def test_belief_studies_exact_parts(quick_outputs):
+    """The exact verdicts of practitioner_claims and approximations hold even in quick mode."""
+    figures = quick_outputs / "figures"
+    beliefs = json.loads((figures / "practitioner_claims.json").read_text())
+    verdicts = {f["id"]: f["verdict"] for f in beliefs["findings"]}
+    assert verdicts["B33"] == "holds" and verdicts["B36"] == "fails"   # exact identities
+    rate = beliefs["figure1_rate"]        # Figure 1: J_D(1/2) = 54 < 64 = J_D(1), dJ_D/dp(1) = 28
+    assert rate["argmin"] == 0.5 and abs(rate["min"] - 54) < 1e-9 and abs(rate["at_1"] - 64) < 1e-9
+    assert abs(rate["slope_at_1"] - 28) < 1e-9 and abs(rate["slope_at_argmin"]) < 1e-9
+    approximations = json.loads((figures / "approximations.json").read_text())
+    figure1 = approximations["paper"]["Figure 1 (C1)"]
+    assert abs(figure1["exact"] + 10) < 1e-12 and abs(figure1["expectation_linear"] - 5) < 1e-12
+    assert figure1["wager"] == figure1["arora"] == figure1["wei"] == 0.0
+    for row in approximations["random"]["by_depth"][0]:      # d = 1: every approximation exact
+        for key in ("wager", "arora", "wei", "expectation_linear"):
+            assert abs(row[key] - row["exact"]) <= 1e-12 * abs(row["exact"])
 
 
 def test_quick_results_are_deterministic(quick_outputs, tmp_path):
