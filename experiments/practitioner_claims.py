@@ -110,7 +110,8 @@ def _random_gaps(depths, nets, progress):
 def _train(depth, seeds, schedule, progress):
     """Every seed x schedule at one depth: trajectories, training data and the seeds' init."""
     grid = list(itertools.product(range(seeds), SCHEDULES))
-    inits = [torch_default_init(jax.random.fold_in(jax.random.key(1010 + depth), s), K, WIDTH, depth)
+    init_key = jax.random.key(1010 + depth)
+    inits = [torch_default_init(jax.random.fold_in(init_key, s), K, WIDTH, depth)
              for s in range(seeds)]
     data = [parity_data(jax.random.fold_in(jax.random.key(2010), s)) for s in range(seeds)]
     keeps = schedule_keeps(schedule.steps)
@@ -276,8 +277,8 @@ def _bernoulli_placement_gap(placement):
 def _paired_test(data, better, than):
     """Final test loss of schedule ``better`` minus that of ``than``, paired by seed over both
     depths: (median difference, wins of ``better``, pairs, two-sided sign-test p-value)."""
-    diffs = np.concatenate([_column(t["final"]["test_loss"], better)
-                            - _column(t["final"]["test_loss"], than) for t in data["trained"].values()])
+    finals = [t["final"]["test_loss"] for t in data["trained"].values()]
+    diffs = np.concatenate([_column(f, better) - _column(f, than) for f in finals])
     wins = int(np.sum(diffs < 0))
     return float(np.median(diffs)), wins, len(diffs), binomtest(wins, len(diffs)).pvalue
 
@@ -288,13 +289,14 @@ def findings(data):
     out = []
 
     min_var = min(random["min_variance"], *(t["min_variance"] for t in trained.values()))
+    smallest = ">= 0" if min_var >= 0 else "> -1e-12" if min_var > -1e-12 else f"= {min_var:.2e}"
     out.append(Finding(
         "B33", "The penalty splits exactly into (m - W)(m + W - 2y) + Var_R D (m = E_R D, the "
                "ensemble mean): a negative or label-dependent penalty needs a non-zero inference gap",
         f"identity exact against brute force (tests/test_beliefs.py); here the variance term is "
-        f">= 0 on every example of every network (min {rounding_bound(abs(min_var), 1e-12) if min_var < 0 else '>= 0'}"
-        f"), so all {random['negative_examples']} negative per-example penalties of the random "
-        "networks come from the gap term",
+        f"non-negative on every example of every network (min {smallest}), so all "
+        f"{random['negative_examples']} negative per-example penalties of the random networks "
+        "come from the gap term",
         "variance term >= -1e-12 on every example (random and trained networks)",
         "holds" if min_var >= -1e-12 else "fails"))
 

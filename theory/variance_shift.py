@@ -50,7 +50,7 @@ def preactivation_variances(params, X, layer: int, *, keep_prob=0.5):
     layer = _check_layer(layer, len(params))
     keep = as_keep_probs(keep_prob, len(params))[:layer]
     W, b = params[layer - 1]
-    train, test = [], []
+    train = []
     for j in range(W.shape[0]):
         cut = params[:layer - 1] + ((W[j:j + 1], b[j:j + 1]),)
         mean, var = output_moments(cut, X, keep_prob=keep)
