@@ -17,7 +17,8 @@ EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_wei
                penalty_vs_keep_prob variants_witnesses variants_depth variants_negative_weights \
                variants_matrix practitioner_claims approximations
 THEORY  := $(wildcard theory/*.py theory/paper/*.py)
-ENGINE  := experiments/common.py experiments/training.py experiments/initialisation.py \
+ENGINE  := experiments/common.py experiments/training.py experiments/sgd_kernel.py \
+           experiments/initialisation.py \
            experiments/registry.py experiments/__main__.py
 RESULTS := $(EXPERIMENTS:%=results/%.json)
 FIGURES := $(EXPERIMENTS:%=figures/%.png)

@@ -42,9 +42,9 @@ import numpy as np  # noqa: E402
 
 import theory  # noqa: E402
 from experiments import fig2_input_scale as fig2  # noqa: E402
-from experiments.training import (Schedule, _sgd_step, _window_draws, optimizer,  # noqa: E402
-                                  run_noise, stack_runs, train)
+from experiments.training import Schedule, noisy_loss, run_noise, stack_runs, train  # noqa: E402
 from theory.enumeration import brute_force_criterion  # noqa: E402
+from theory.noise import draw_raw  # noqa: E402
 
 K, N_HIDDEN, N_EXAMPLES = fig2.K, fig2.N_HIDDEN, fig2.N_EXAMPLES
 
@@ -84,27 +84,33 @@ def bench_engine(models, steps, repeats):
 
 
 def bench_jax_python_loop(models, steps, repeats):
-    """jit one SGD step of one model; Python loops over models and steps (the JAX user's loop)."""
+    """jit one SGD step of one model (jax.grad of the noisy loss, momentum by hand); Python loops
+    over models and steps (the JAX user's loop)."""
     keys, params, X, Y, regime, regimes = models
-    schedule = Schedule(steps=steps)
-
     noise = run_noise(params)
+    depth = len(params[0])
 
     @jax.jit
-    def step(carry, key, t, x, y, reg):
-        index, raw = _window_draws(jax.random.fold_in(key, t), noise, carry[0], x.shape[0], 1)
-        draws = (index[0], [r[0] for r in raw], t)
-        carry, loss = _sgd_step(schedule, noise, reg, x, y, carry, draws)
-        return carry
+    def step(model, velocity, key, t, x, y, reg):
+        index_key, noise_key = jax.random.split(jax.random.fold_in(key, t))
+        i = jax.random.randint(index_key, (), 0, x.shape[0])
+        raw = draw_raw(noise_key, noise, model)
+        keep = jax.numpy.broadcast_to(reg.keep_prob, (depth,))
+        grads = jax.grad(lambda p: noisy_loss(noise, p, x[i], y[i], raw, keep))(model)
+        grads = jax.tree_util.tree_map(lambda g, p: g + reg.lam * p, grads, model)
+        velocity = jax.tree_util.tree_map(lambda v, g: 0.5 * v + (1 - reg.dampening) * g,
+                                          velocity, grads)
+        lr = 0.01 / (1 + 1e-5 * t)
+        return jax.tree_util.tree_map(lambda p, v: p - lr * v, model, velocity), velocity
 
     def run(steps=steps, models=keys.shape[0]):
         for m in range(models):
             model = jax.tree_util.tree_map(lambda a: a[m], params)
             reg = jax.tree_util.tree_map(lambda a: a[m], regime)
-            carry = (model, optimizer(schedule, reg.dampening).init(model))
+            velocity = jax.tree_util.tree_map(jax.numpy.zeros_like, model)
             for t in range(steps):
-                carry = step(carry, keys[m], t, X[m], Y[m], reg)
-            jax.block_until_ready(carry)
+                model, velocity = step(model, velocity, keys[m], t, X[m], Y[m], reg)
+            jax.block_until_ready(model)
 
     median, times = _median_time(run, repeats, warmup=lambda: run(10, 2))
     return {"seconds": median, "times": times, "model_steps_per_s": keys.shape[0] * steps / median}

@@ -19,7 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "results"
-ENGINE_MODULES = ("common", "training", "initialisation")
+ENGINE_MODULES = ("common", "training", "sgd_kernel", "initialisation")
 """The experiment-side modules every result depends on (the Makefile's ENGINE lists them too)."""
 FIGURES_DIR = ROOT / "figures"
 

@@ -15,31 +15,33 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
    ``optim.sgd`` does (it decays every parameter);
 4. heavy-ball momentum with dampening, v <- momentum v + (1 - dampening) g, and W <- W - lr_t v with
    lr_t = lr / (1 + lr_decay t). Torch7's ``optim.sgd`` sets dampening = momentum by default;
-   PyTorch's ``torch.optim.SGD`` uses dampening = 0. (optax: scale, trace, scale_by_schedule.)
+   PyTorch's ``torch.optim.SGD`` uses dampening = 0 (optax: scale, trace, scale_by_schedule);
 5. optionally project the weights (not the biases) onto W >= 0, and optionally hold the biases at 0.
 
-Everything runs inside one ``jit``: ``lax.scan`` over steps, ``vmap`` over runs (seeds, input scales
-and regimes are all just runs with their own data and hyperparameters), the run axis sharded over
-the local devices. Keys are derived with ``fold_in`` from one key per run, so a run's numbers do
-not depend on which other runs share the batch; the example indices and dropout patterns of each
-window of ``log_every`` steps are drawn in one batch (3x faster than drawing per step), as raw
-uniforms or normals that each step turns into noise at its own keep probability.
-Parameters are checkpointed every ``log_every`` steps, with the mean minibatch loss (dropout
-active) over each window, so training can be judged afterwards with the exact evaluator.
+Everything runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs
+with their own data and hyperparameters. The runs are cut into tiles of ``LANES`` runs laid out one
+run per vector lane (:mod:`experiments.sgd_kernel`: the gradient written out by hand, every step a
+few fused loops over the lanes, in cache), and each tile is trained by ``lax.scan`` over steps; the
+random numbers of a chunk of steps are drawn at once from each run's own counter-based stream, so
+a run's numbers do not depend on which other runs share its tile, device or call. The run axis is
+split over the local devices. Parameters are checkpointed every ``log_every`` steps, with the mean
+minibatch loss (dropout active) over each window, so training can be judged afterwards with the
+exact evaluator.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from experiments import sgd_kernel
 from theory.network import widths
-from theory.noise import Noise, as_noise, draw_raw, noisy_output, realise_all
+from theory.noise import Noise, as_noise, is_traced, noisy_output, realise_all
+
+_STREAM = 0x5D6   # folded into each run's key to give its training stream
 
 
 class Regime(NamedTuple):
@@ -81,15 +83,6 @@ class Trajectory(NamedTuple):
     sgd_loss: jax.Array          # mean minibatch loss (with dropout, without penalty) per window
 
 
-def optimizer(schedule: Schedule, dampening) -> optax.GradientTransformation:
-    """SGD with dampened heavy-ball momentum and Torch's 1/(1 + decay t) learning-rate schedule."""
-    return optax.chain(
-        optax.scale(1.0 - dampening),
-        optax.trace(decay=schedule.momentum),
-        optax.scale_by_schedule(lambda t: -schedule.lr / (1.0 + schedule.lr_decay * t)),
-    )
-
-
 def keep_schedule(keep, steps: int) -> jax.Array:
     """A keep-probability schedule for :class:`Regime`'s ``keep_by_step``: ``keep`` is a function of
     the step t = 0..steps-1 (vectorised over a JAX array of steps; it may return one value or one
@@ -103,60 +96,11 @@ def keep_schedule(keep, steps: int) -> jax.Array:
     return values
 
 
-def step_keep(regime: Regime, step, depth: int):
-    """The keep probability of every dropout layer at ``step``: shape (d,)."""
-    keep = regime.keep_prob if regime.keep_by_step is None else regime.keep_by_step[step]
-    return jnp.broadcast_to(keep, (depth,))
-
-
 def noisy_loss(noise: Noise, params, x, y, raw, keep):
-    """(D(W, x, R) - y)^2 for one example under the noise that raw draws give at keep ``keep``."""
+    """(D(W, x, R) - y)^2 for one example under the noise that raw draws give at keep ``keep``:
+    the loss each SGD step differentiates, through :mod:`theory.noise`'s definitions (the engine's
+    hand-written gradient, :mod:`experiments.sgd_kernel`, is tested against its ``jax.grad``)."""
     return jnp.square(noisy_output(noise, params, x, realise_all(noise, raw, keep), keep) - y)
-
-
-def _sgd_step(schedule, noise, regime, X, Y, carry, draws):
-    params, opt_state = carry
-    i, raw, step = draws
-    keep = step_keep(regime, step, len(params))
-
-    def loss(p):
-        return noisy_loss(noise, p, X[i], Y[i], raw, keep)
-
-    value, grads = jax.value_and_grad(loss)(params)
-    grads = tuple((gW + regime.lam * W, gb + regime.lam * regime.decay_biases * b)
-                  for (gW, gb), (W, b) in zip(grads, params))
-    updates, opt_state = optimizer(schedule, regime.dampening).update(grads, opt_state, params)
-    params = optax.apply_updates(params, updates)
-    params = tuple((jnp.where(regime.nonnegative > 0, jnp.maximum(W, 0.0), W),
-                    jnp.where(regime.zero_biases > 0, 0.0, b)) for W, b in params)
-    return (params, opt_state), value
-
-
-def _window_draws(key, noise, params, num_examples, steps):
-    """The example indices and raw noise draws of ``steps`` consecutive SGD steps, drawn at once."""
-    index_key, mask_key = jax.random.split(key)
-    return (jax.random.randint(index_key, (steps,), 0, num_examples),
-            draw_raw(mask_key, noise, params, (steps,)))
-
-
-def train_one(key, params, X, Y, regime: Regime, schedule: Schedule,
-              noise: Noise) -> Trajectory:
-    """Train one network; see :func:`train` for the batched, jitted entry point."""
-    if schedule.steps % schedule.log_every:
-        raise ValueError("schedule.steps must be a multiple of schedule.log_every")
-    step = partial(_sgd_step, schedule, noise, regime, X, Y)
-
-    def window(carry, window_index):
-        index, raw = _window_draws(jax.random.fold_in(key, window_index), noise, carry[0],
-                                   X.shape[0], schedule.log_every)
-        steps = window_index * schedule.log_every + jnp.arange(schedule.log_every)
-        carry, losses = jax.lax.scan(step, carry, (index, raw, steps))
-        return carry, (carry[0], jnp.mean(losses))
-
-    carry = (params, optimizer(schedule, regime.dampening).init(params))
-    _, (checkpoints, losses) = jax.lax.scan(window, carry,
-                                            jnp.arange(schedule.steps // schedule.log_every))
-    return Trajectory(checkpoints, losses)
 
 
 def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
@@ -166,12 +110,103 @@ def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
     return as_noise(sizes, 1.0, noise, groups)._replace(keep=None)
 
 
-def _train_batch(keys, params, X, Y, regime, schedule, noise):
-    one = partial(train_one, schedule=schedule, noise=noise)
-    return jax.vmap(one)(keys, params, X, Y, regime)
+def noisy_layers(regime: Regime, depth: int) -> tuple:
+    """Which dropout layers carry noise in at least one run (static; all when values are traced).
+    Only these draw noise; the others keep their place in every run's random stream."""
+    keep = regime.keep_prob if regime.keep_by_step is None else regime.keep_by_step
+    if is_traced(keep):
+        return (True,) * depth
+    keep = np.asarray(keep, np.float64)
+    per_layer = depth > 1 and keep.ndim == (2 if regime.keep_by_step is None else 3)
+    keep = keep.reshape(-1, depth) if per_layer else keep.reshape(-1, 1)
+    return tuple(bool(np.any(np.broadcast_to(keep, (keep.shape[0], depth))[:, layer] < 1))
+                 for layer in range(depth))
 
 
-_train_single = jax.jit(_train_batch, static_argnames=("schedule", "noise"))
+def _lanes_last(tree, runs: int):
+    """Pad the run axis to whole tiles (repeating run 0) and lay each leaf out as (tiles, ..., T)."""
+    width = sgd_kernel.tile_width(runs)
+    tiles = -(-runs // width)
+
+    def move(a):
+        a = jnp.concatenate([a, jnp.repeat(a[:1], tiles * width - runs, axis=0)])
+        return jnp.moveaxis(a.reshape((tiles, width) + a.shape[1:]), 1, -1)
+
+    return jax.tree_util.tree_map(move, tree)
+
+
+def _runs_first(tree, runs: int):
+    """Inverse of :func:`_lanes_last` for outputs (tiles, C, ..., T) -> (runs, C, ...)."""
+    def move(a):
+        a = jnp.moveaxis(a, -1, 1)
+        return a.reshape((-1,) + a.shape[2:])[:runs]
+
+    return jax.tree_util.tree_map(move, tree)
+
+
+def _tile_regime(regime: Regime, depth: int) -> Regime:
+    """A tile's hyperparameters: keep_prob as (d, T), keep_by_step as (steps, d, T), the rest (T,)."""
+    keep = regime.keep_prob
+    keep = jnp.broadcast_to(keep if keep.ndim == 2 else keep[None], (depth, keep.shape[-1]))
+    by_step = regime.keep_by_step
+    if by_step is not None:
+        by_step = by_step if by_step.ndim == 3 else by_step[:, None]
+        by_step = jnp.broadcast_to(by_step, (by_step.shape[0], depth, by_step.shape[-1]))
+    return regime._replace(keep_prob=keep, keep_by_step=by_step)
+
+
+def _train_tile(key, params, X, Y, regime, schedule, noise, noisy):
+    """Train one tile (run axis last, see :mod:`experiments.sgd_kernel`); returns the checkpoints
+    (C, ..., T) and the mean minibatch loss of every window (C, T)."""
+    depth = len(params)
+    regime = _tile_regime(regime, depth)
+    sizes = [W.shape[1] for W, _ in params]
+    n_outs = [W.shape[0] for W, _ in params]
+    words = 1 + sum(sgd_kernel.layer_sizes(noise, sizes, n_outs))
+    S = sgd_kernel.chunk_length(schedule.log_every, words, X.shape[1])
+
+    def keep_at(start):
+        if regime.keep_by_step is None:
+            return jnp.broadcast_to(regime.keep_prob, (S,) + regime.keep_prob.shape)
+        return jax.lax.dynamic_slice_in_dim(regime.keep_by_step, start, S, axis=0)
+
+    def step(carry, inputs):
+        x, y, multipliers, lr = inputs
+        loss, grads = sgd_kernel.loss_and_gradient(noise.kind, carry[0], x, y, multipliers)
+        return sgd_kernel.sgd_update(*carry, grads, lr, schedule.momentum, regime), loss
+
+    def chunk(carry, start):
+        steps = start + jnp.arange(S)
+        x, y, multipliers = sgd_kernel.chunk_draws(noise, key, steps, keep_at(start), X, Y,
+                                                   sizes, n_outs, noisy)
+        lr = schedule.lr / (1.0 + schedule.lr_decay * steps.astype(jnp.float64))
+        carry, losses = jax.lax.scan(step, carry, (x, y, multipliers, lr))
+        return carry, jnp.sum(losses, axis=0)
+
+    def window(carry, index):
+        starts = index * schedule.log_every + S * jnp.arange(schedule.log_every // S)
+        carry, sums = jax.lax.scan(chunk, carry, starts)
+        return carry, (carry[0], jnp.sum(sums, axis=0) / schedule.log_every)
+
+    velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
+    _, out = jax.lax.scan(window, (params, velocity),
+                          jnp.arange(schedule.steps // schedule.log_every))
+    return out
+
+
+def _train_device(keys, params, X, Y, regime, schedule, noise, noisy):
+    """Every run on one device: tiles of LANES runs, trained one after another."""
+    runs = keys.shape[0]
+    stream = jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, _STREAM), (2,),
+                                                jnp.uint32))(keys)
+    params = tuple((W, b) for W, b in params)
+    tiles = _lanes_last((stream, params, X, Y, regime), runs)
+    checkpoints, losses = jax.lax.map(
+        lambda tile: _train_tile(*tile, schedule, noise, noisy), tiles)
+    return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
+
+
+_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "noisy"))
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
@@ -193,15 +228,19 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
     (NamedSharding or shard_map) here: its SPMD-partitioned program rounds differently in the last
     bit, which SGD amplifies over 100000 steps.
     """
+    if schedule.steps % schedule.log_every:
+        raise ValueError(f"schedule.steps ({schedule.steps}) must be a multiple of "
+                         f"schedule.log_every ({schedule.log_every})")
     spec = run_noise(params, noise, groups)
+    static = dict(schedule=schedule, noise=spec, noisy=noisy_layers(regime, len(params)))
     args = (keys, params, X, Y, regime)
     devices = jax.local_devices()
     if len(devices) == 1:
-        return _train_single(*args, schedule, spec)
+        return _train_single(*args, **static)
     runs = keys.shape[0]
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
     blocks = [jax.device_put(jax.tree_util.tree_map(lambda a: a[lo:hi], args), device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]
-    outs = [_train_single(*block, schedule, spec) for block in blocks]   # dispatched asynchronously
+    outs = [_train_single(*block, **static) for block in blocks]   # dispatched asynchronously
     return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(
         [jax.device_put(part, devices[0]) for part in parts]), *outs)

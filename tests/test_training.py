@@ -1,0 +1,171 @@
+"""The SGD engine's kernel (experiments/sgd_kernel.py) against independent references: its Threefry
+against jax.random's, its hand-written gradient against jax.grad of the noisy loss built from
+theory.noise, its update against optax, its random stream's frequencies against their
+probabilities (tolerances from the standard error of the same draws), and a run's numbers against
+the same run trained in another batch."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import theory  # noqa: F401  (float64)
+from experiments import sgd_kernel
+from experiments.initialisation import torch_default_init
+from experiments.training import Regime, Schedule, run_noise, stack_runs, train
+from helpers import random_network
+from theory.noise import as_noise, noisy_output
+
+Z = 5.0   # frequencies: within 5 standard errors
+
+
+def test_threefry_is_jax_random_threefry_bit_for_bit():
+    from jax.extend.random import threefry_2x32
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        key = rng.integers(0, 2 ** 32, 2, dtype=np.uint32)
+        count = rng.integers(0, 2 ** 32, 64, dtype=np.uint32)
+        expected = np.asarray(threefry_2x32(jnp.asarray(key), jnp.asarray(count)))
+        a, b = sgd_kernel.threefry2x32(key[0], key[1], count[:32], count[32:])
+        np.testing.assert_array_equal(np.concatenate([a, b]), expected)
+
+
+CASES = [("dropout", None, (0.6, 1.0, 0.3)), ("dropout", [[0, 0], [0, 1, 0], [1, 1, 0]],
+                                              (0.5, 0.7, 0.4)),
+         ("dropconnect", None, (0.5, 0.8, 0.3)), ("gaussian", None, (0.7, 0.4, 0.5))]
+
+
+@pytest.mark.parametrize("kind,groups,keep", CASES)
+def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep):
+    """loss_and_gradient on a tile of 3 lanes (3 networks, examples and noise draws) against
+    jax.value_and_grad of (D(W, x, R) - y)^2 as theory.noise defines D, lane by lane."""
+    rng = np.random.default_rng(1)
+    shapes = [2, 3, 3, 1]
+    spec = as_noise((2, 3, 3), keep, kind, groups)
+    lanes = 3
+    nets = [random_network(rng, shapes) for _ in range(lanes)]
+    xs, ys = rng.normal(size=(lanes, 2)), rng.normal(size=lanes)
+    values, multipliers = [[] for _ in range(lanes)], []
+    for layer, p in enumerate(keep):
+        W = nets[0][layer][0]
+        size = W.shape if kind == "dropconnect" else (spec.num_groups(layer, W.shape[1]),)
+        if kind == "gaussian":
+            draws = 1.0 + np.sqrt((1 - p) / p) * rng.normal(size=(lanes,) + size)
+            per_node = draws
+        else:
+            draws = rng.uniform(size=(lanes,) + size) < p
+            per_node = draws / p
+            if spec.groups[layer] is not None:
+                per_node = per_node[:, np.asarray(spec.groups[layer])]
+        for lane in range(lanes):
+            values[lane].append(jnp.asarray(draws[lane]))
+        multipliers.append(jnp.asarray(np.moveaxis(per_node, 0, -1)))
+    tile = tuple((jnp.asarray(np.stack([n[l][0] for n in nets], -1)),
+                  jnp.asarray(np.stack([n[l][1] for n in nets], -1))) for l in range(len(keep)))
+    loss, grads = sgd_kernel.loss_and_gradient(kind, tile, jnp.asarray(xs.T), jnp.asarray(ys),
+                                               multipliers)
+    for lane in range(lanes):
+        def reference(params):
+            return jnp.square(noisy_output(spec, params, jnp.asarray(xs[lane]), values[lane],
+                                           keep) - ys[lane])
+        params = tuple((jnp.asarray(W), jnp.asarray(b)) for W, b in nets[lane])
+        value, expected = jax.value_and_grad(reference)(params)
+        np.testing.assert_allclose(loss[lane], value, rtol=1e-12)
+        for (gW, gb), (eW, eb) in zip(grads, expected):
+            np.testing.assert_allclose(gW[..., lane], eW, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(gb[..., lane], eb, rtol=1e-12, atol=1e-14)
+
+
+def test_update_is_optax_sgd_with_torch_momentum_decay_and_projections():
+    """Five steps of sgd_update against optax (scale(1 - dampening), trace(momentum),
+    scale_by_schedule(-lr_t)) with lam W (and lam b for decayed biases) added to the gradient,
+    then the projections, for lanes with different hyperparameters."""
+    rng = np.random.default_rng(2)
+    lanes = 4
+    regime = Regime(keep_prob=jnp.ones(lanes), lam=jnp.array([0.0, 0.3, 0.3, 0.1]),
+                    decay_biases=jnp.array([0.0, 1.0, 0.0, 1.0]),
+                    nonnegative=jnp.array([0.0, 0.0, 1.0, 0.0]),
+                    zero_biases=jnp.array([0.0, 0.0, 0.0, 1.0]),
+                    dampening=jnp.array([0.5, 0.0, 0.5, 0.5]))
+    schedule = Schedule(lr=0.05, lr_decay=0.1, momentum=0.5)
+    params = ((jnp.asarray(rng.normal(size=(3, 2, lanes))), jnp.asarray(rng.normal(size=(3, lanes)))),)
+    grads = [((jnp.asarray(rng.normal(size=(3, 2, lanes))), jnp.asarray(rng.normal(size=(3, lanes)))),)
+             for _ in range(5)]
+    ours, velocity = params, jax.tree_util.tree_map(jnp.zeros_like, params)
+    for t, g in enumerate(grads):
+        lr = schedule.lr / (1 + schedule.lr_decay * t)
+        ours, velocity = sgd_kernel.sgd_update(ours, velocity, g, lr, schedule.momentum, regime)
+    for lane in range(lanes):
+        r = jax.tree_util.tree_map(lambda a: a[lane], regime)
+        opt = optax.chain(optax.scale(1.0 - r.dampening), optax.trace(decay=schedule.momentum),
+                          optax.scale_by_schedule(
+                              lambda t: -schedule.lr / (1.0 + schedule.lr_decay * t)))
+        p = jax.tree_util.tree_map(lambda a: a[..., lane], params)
+        state = opt.init(p)
+        for g in grads:
+            g = jax.tree_util.tree_map(lambda a: a[..., lane], g)
+            g = tuple((gW + r.lam * W, gb + r.lam * r.decay_biases * b)
+                      for (gW, gb), (W, b) in zip(g, p))
+            updates, state = opt.update(g, state, p)
+            p = optax.apply_updates(p, updates)
+            p = tuple((jnp.where(r.nonnegative > 0, jnp.maximum(W, 0), W),
+                       jnp.where(r.zero_biases > 0, 0.0, b)) for W, b in p)
+        for a, b in zip(jax.tree_util.tree_leaves(p),
+                        jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a: a[..., lane],
+                                                                         ours))):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["dropout", "gaussian"])
+def test_random_stream_frequencies(kind):
+    """chunk_draws over 4000 steps x 8 lanes: every example drawn with frequency 1/N, every node kept
+    with frequency p (dropout; a layer at p = 1 always kept), Gaussian multipliers of mean 1 and
+    variance q/p; each within 5 standard errors of the same draws."""
+    lanes, steps, N = 8, 4000, 5
+    keep = jnp.broadcast_to(jnp.array([0.3, 1.0])[None, :, None], (steps, 2, lanes))
+    spec = as_noise((3, 4), 0.5, kind)
+    key = jnp.asarray(np.random.default_rng(3).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32))
+    X = jnp.broadcast_to(jnp.arange(N, dtype=jnp.float64)[:, None, None], (N, 3, lanes))
+    x, y, (m0, m1) = sgd_kernel.chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0],
+                                            [3, 4], [4, 1], (True, True))
+    counts = np.bincount(np.asarray(y, int).ravel(), minlength=N) / y.size
+    se = np.sqrt((1 / N) * (1 - 1 / N) / y.size)
+    assert np.all(np.abs(counts - 1 / N) <= Z * se), counts
+    assert np.array_equal(np.asarray(x[:, 0]), np.asarray(y))        # inputs and label agree
+    m0 = np.asarray(m0)
+    if kind == "dropout":
+        kept = m0 > 0
+        np.testing.assert_array_equal(m0[kept], 1 / 0.3)
+        se = np.sqrt(0.3 * 0.7 / kept.size)
+        assert abs(kept.mean() - 0.3) <= Z * se
+        np.testing.assert_array_equal(np.asarray(m1), 1.0)
+    else:
+        variance = 0.7 / 0.3
+        assert abs(m0.mean() - 1) <= Z * np.sqrt(variance / m0.size)
+        sample_var = m0.var()
+        assert abs(sample_var - variance) <= Z * np.std((m0 - m0.mean()) ** 2) / np.sqrt(m0.size)
+        np.testing.assert_array_equal(np.asarray(m1), 1.0)
+
+
+@pytest.mark.parametrize("noise", ["dropout", "dropconnect"])
+def test_a_run_does_not_depend_on_its_batch(noise):
+    """A run trained alone gives bit for bit what it gives in the 3rd lane of a 70-run call (two
+    tiles, another tile width), whatever the other runs' regimes."""
+    runs = 70
+    keys = jax.random.split(jax.random.key(5), runs)
+    params = jax.vmap(lambda k: torch_default_init(k, 3, 4, 3))(keys)
+    X = jax.random.uniform(jax.random.key(6), (runs, 6, 3), jnp.float64, -1, 1)
+    Y = jnp.prod(jnp.sign(X), axis=-1)
+    choices = [Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), Regime(),
+               Regime(keep_prob=0.7, nonnegative=1.0), Regime(dampening=0.0, keep_prob=0.8)]
+    regime = stack_runs([choices[i % len(choices)] for i in range(runs)])
+    schedule = Schedule(steps=600, log_every=200)
+    together = train(keys, params, X, Y, regime, schedule, noise=noise)
+    pick = jax.tree_util.tree_map(lambda a: a[3:4], (keys, params, X, Y, regime))
+    alone = train(*pick, schedule, noise=noise)
+    for a, b in zip(jax.tree_util.tree_leaves(alone), jax.tree_util.tree_leaves(together)):
+        np.testing.assert_array_equal(a, b[3:4])
+    assert sgd_kernel.tile_width(1) == 8 and sgd_kernel.tile_width(runs) == 40
+    assert run_noise(params, noise).kind == noise
