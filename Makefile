@@ -23,7 +23,7 @@ ENGINE  := experiments/common.py experiments/training.py experiments/sgd_kernel.
 RESULTS := $(EXPERIMENTS:%=results/%.json)
 FIGURES := $(EXPERIMENTS:%=figures/%.png)
 
-.PHONY: all test bench clean distclean
+.PHONY: all test test-all bench clean distclean
 .DELETE_ON_ERROR:
 .PRECIOUS: results/%.json
 
@@ -59,8 +59,15 @@ figures/%.png: results/%.json experiments/%.py experiments/common.py | $(SETUP)
 figures/REPORT.md: $(FIGURES) experiments/report.py
 	$(PY) -m experiments report
 
+# One pytest worker per core; `make test` leaves out the tests marked slow (quick end-to-end runs of
+# the SGD experiments, which `make all` runs at full size); `make test-all` runs them too.
+PYTEST := $(PY) -m pytest -q -n auto --dist loadgroup
+
 test: $(SETUP)
-	$(PY) -m pytest -q
+	$(PYTEST) -m "not slow"
+
+test-all: $(SETUP)
+	$(PYTEST)
 
 clean:
 	rm -rf results/ figures/*.png figures/*.pdf figures/*.json figures/REPORT.md \

@@ -6,7 +6,7 @@
     python -m experiments NAME --quick               # a small version, into results/quick/
     python -m experiments report                     # figures/REPORT.md from figures/*.json
 
-Figures go to figures/NAME.png, .pdf and .json (results/quick/figures/ with --quick).
+Figures go to figures/NAME.png, .pdf and .json (with --quick: results/quick/figures/, no PDF).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def plot(name: str, results_dir: Path, figures_dir: Path) -> None:
     style()
     payload = read_json(results_dir / f"{name}.json")
     fig = load(name).plot(payload)
-    save_figure(fig, figures_dir / name)
+    save_figure(fig, figures_dir / name, pdf=not payload["meta"]["quick"])   # quick: PNG only
     write_json(figures_dir / f"{name}.json", payload)
 
 

@@ -111,12 +111,14 @@ class Progress:
               flush=True)
 
 
-def save_figure(fig, stem: Path) -> None:
-    """Write stem.png and stem.pdf with fixed metadata, so reruns give the same bytes."""
+def save_figure(fig, stem: Path, pdf: bool = True) -> None:
+    """Write stem.png and (unless ``pdf`` is False) stem.pdf with fixed metadata, so reruns give
+    the same bytes."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(stem.with_suffix(".png"), dpi=150, metadata={"Software": None})
-    fig.savefig(stem.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None,
-                                                    "Producer": None, "Creator": None})
+    if pdf:
+        fig.savefig(stem.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None,
+                                                        "Producer": None, "Creator": None})
 
 
 def style():

@@ -118,7 +118,9 @@ def chunk_draws(noise: Noise, key, steps, keep, X, Y, widths, n_outs, noisy):
     u = _words(key, steps, 0, 1)[:, 0].astype(jnp.float64)
     index = jnp.floor(u * (X.shape[0] * 2.0 ** -32)).astype(jnp.int32)     # exact: u N < 2^53
     x, y = _pick_examples(index, X, Y)
-    limit, inverse = keep * 2.0 ** 32, 1.0 / keep                           # (S, d, T)
+    # kept when u < p 2^32, i.e. u <= ceil(p 2^32) - 1: an exact comparison of 32-bit integers
+    last_kept = (jnp.ceil(keep * 2.0 ** 32) - 1.0).astype(jnp.uint32)       # (S, d, T)
+    inverse = 1.0 / keep
     multipliers, offset = [], 1
     for layer, size in enumerate(sizes):
         if not noisy[layer]:
@@ -132,7 +134,7 @@ def chunk_draws(noise: Noise, key, steps, keep, X, Y, widths, n_outs, noisy):
             p = keep[:, layer][:, None]                                     # (S, 1, T)
             value = 1.0 + jnp.sqrt((1.0 - p) / p) * z
         else:
-            value = jnp.where(words.astype(jnp.float64) < limit[:, layer][:, None],
+            value = jnp.where(words <= last_kept[:, layer][:, None],
                               inverse[:, layer][:, None], 0.0)
         if noise.kind == "dropconnect":
             value = value.reshape((value.shape[0], n_outs[layer], widths[layer], value.shape[-1]))

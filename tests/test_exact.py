@@ -72,14 +72,37 @@ def test_auto_uses_linear_route_beyond_enumeration():
         params, X, Y, method="linear")
 
 
-def test_result_does_not_depend_on_chunking(monkeypatch):
-    params = random_network(np.random.default_rng(5), [4, 5, 5, 1])   # 2^9 enumerated patterns
-    X = np.random.default_rng(6).normal(size=(3, 4))
-    Y = np.ones(3)
-    whole = theory.dropout_criterion(params, X, Y, method="enumerate")
-    monkeypatch.setattr(theory.exact, "CHUNK_ELEMENTS", 16)           # one pattern per chunk
-    np.testing.assert_allclose(theory.dropout_criterion(params, X, Y, method="enumerate"), whole,
-                               rtol=RTOL)
+@pytest.mark.parametrize("groups", [None, [None, [0, 1, 1, 2, 0, 3], None]])
+def test_result_does_not_depend_on_chunking(monkeypatch, groups):
+    """Tiny budgets: one pattern per chunk, and the split route (node dropout) loops over prefix
+    patterns and over masks of its half A one at a time, with groups in the split layer or not."""
+    rng = np.random.default_rng(5)
+    params = random_network(rng, [3, 6, 4, 1])                      # 2^9 enumerated patterns
+    X, Y = rng.normal(size=(3, 3)), rng.normal(size=3)
+    weights, keep = rng.dirichlet(np.ones(3)), (0.7, 0.4, 0.6)
+    kwargs = dict(keep_prob=keep, groups=groups, weights=weights, method="enumerate")
+    whole = theory.dropout_criterion(params, X, Y, **kwargs)
+    monkeypatch.setattr(theory.exact, "CHUNK_ELEMENTS", 16)
+    monkeypatch.setattr(theory.exact, "SPLIT_ELEMENTS", 16)
+    noise = theory.noise.as_noise((3, 6, 4), keep, groups=groups)
+    plan = theory.exact.make_plan(params, noise, num_examples=3)
+    assert plan.split_bits and plan.split_chunk == 1 and plan.chunk == 1
+    chunked = theory.dropout_criterion(params, X, Y, **kwargs)
+    np.testing.assert_allclose(chunked, whole, rtol=RTOL)
+    np.testing.assert_allclose(chunked, brute_force_criterion(params, X, Y, weights, keep,
+                                                              groups=groups), rtol=RTOL)
+
+
+@pytest.mark.parametrize("groups", [None, [None, None, [0, 1, 2, 3, 4] * 2, None]])
+def test_split_route_matches_per_pattern_route_beyond_brute_force(monkeypatch, groups):
+    """2^17 patterns (2^12 with groups), 40 examples: subset sums against every pattern on its own."""
+    rng = np.random.default_rng(8)
+    params = random_network(rng, [3, 4, 10, 6, 1])
+    X, Y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    kwargs = dict(keep_prob=(0.8, 0.5, 0.3, 0.6), groups=groups, method="enumerate")
+    split = theory.dropout_criterion(params, X, Y, **kwargs)
+    monkeypatch.setattr(theory.exact, "SPLIT_ROUTE", False)
+    np.testing.assert_allclose(split, theory.dropout_criterion(params, X, Y, **kwargs), rtol=RTOL)
 
 
 def test_enumeration_limit_message_counts_patterns_and_points_to_monte_carlo():

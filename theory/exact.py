@@ -61,6 +61,14 @@ examples x width."""
 CHUNK_ELEMENTS = 2 ** 21
 """Target number of floats in one (patterns x examples x width) intermediate array."""
 
+SPLIT_ELEMENTS = 2 ** 20
+"""The same for the split route (node dropout, :func:`_split_moments`)."""
+
+SPLIT_ROUTE = True
+"""Node dropout shares work between patterns (:func:`_split_moments`). False evaluates every pattern
+on its own: the baseline ``make bench`` times the split route against, and a second exact route
+the tests check it against beyond brute force's reach."""
+
 
 def penalty_from_moments(f, mean_delta, mean_delta_sq, y):
     """Per-example dropout penalty E[delta^2] + 2 (W(x) - y) E[delta] (C14, Theorem 20)."""
@@ -80,6 +88,9 @@ class Plan(NamedTuple):
     num_chunks: int
     tail_chunk: int          # row masks per chunk of the DropConnect tail
     example_block: int       # examples per block of the Gaussian tail
+    split_bits: int = 0      # node dropout: units of the last outer layer in its tabulated half B
+                             # (0: no split; see _split_moments)
+    split_chunk: int = 1     # masks of the other half A per step of the split loop
 
     @property
     def count(self) -> int:
@@ -143,9 +154,20 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
         num_examples * 2 * params[-2][0].shape[0])) if tail == "dropconnect" else 1
     if tail == "dropconnect":
         per_pattern = max(per_pattern, tail_chunk * params[-2][0].shape[0])
+    example_block = max(1, CHUNK_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
+    if SPLIT_ROUTE and noise.kind == "dropout" and tail == "output" and units and units[-1] > 1:
+        # Split route (_split_moments): per prefix pattern, a table of 2^b partial sums of half B,
+        # and 2^a masks of half A added to it, `split_chunk` at a time.
+        per_mask = num_examples * params[outer[-1]][0].shape[0]          # examples x n_out
+        # The table takes about a quarter of the budget, the masks of A added to it the rest.
+        b = min(units[-1] - 1, max(1, int(np.log2(max(SPLIT_ELEMENTS // (4 * per_mask), 1)))))
+        a_chunk = _largest_power_of_two(2 ** (units[-1] - b), SPLIT_ELEMENTS // (2 ** b * per_mask))
+        prefix = 2 ** sum(units[:-1])
+        chunk = _largest_power_of_two(prefix, SPLIT_ELEMENTS // (a_chunk * 2 ** b * per_mask))
+        return Plan(noise.kind, noise.groups, outer, units, tail, 0, chunk, prefix // chunk, 1,
+                    1, split_bits=b, split_chunk=a_chunk)
     outer_count = 2 ** sum(units)
     chunk = _largest_power_of_two(outer_count, CHUNK_ELEMENTS // (num_examples * per_pattern))
-    example_block = max(1, CHUNK_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
     return Plan(noise.kind, noise.groups, outer, units, tail, tail_bits, chunk,
                 outer_count // chunk, tail_chunk, min(example_block, num_examples))
 
@@ -170,18 +192,21 @@ def _bits(index, num_bits: int):
     return ((index[:, None] >> jnp.arange(num_bits, dtype=jnp.int64)) & 1).astype(bool)
 
 
-def output_layer_moments(params, h, keep_last, group_index):
+def output_layer_moments(params, h, keep_last, group_index, unit_axis=-1):
     """E[D | h] and Var[D | h] when only the noise of the last dropout layer is random: h (..., n)
-    are that layer's values, ``keep_last`` its keep probability, ``group_index`` its groups (None:
-    independent nodes). The same for every kind of noise (one weight per node on the output)."""
+    are that layer's values (units on ``unit_axis``), ``keep_last`` its keep probability,
+    ``group_index`` its groups (None: independent nodes). The same for every kind of noise (one
+    weight per node on the output)."""
     w, b = params[-1][0][0], params[-1][1][0]
     s = noise_variance(keep_last)
+    # Sums rather than products with w: XLA fuses them with whatever produced h (no copy of h).
+    hw = h * w.reshape((-1,) + (1,) * (-1 - unit_axis))
     if group_index is None:
-        var = jnp.square(h) @ jnp.square(w)
+        var = jnp.sum(jnp.square(hw), axis=unit_axis)
     else:
         one_hot = np.eye(max(group_index) + 1)[np.asarray(group_index)]       # (n, G)
-        var = jnp.sum(jnp.square((h * w) @ one_hot), axis=-1)
-    return h @ w + b, s * var
+        var = jnp.sum(jnp.square(jnp.moveaxis(hw, unit_axis, -1) @ one_hot), axis=-1)
+    return jnp.sum(hw, axis=unit_axis) + b, s * var
 
 
 def _output_tail(plan: Plan, params, h, keep):
@@ -246,43 +271,119 @@ def _gaussian_tail(plan: Plan, params, a, keep):
 _TAILS = {"output": _output_tail, "dropconnect": _dropconnect_tail, "gaussian": _gaussian_tail}
 
 
+def _pattern_probabilities(kept, unit_keep):
+    """P(pattern) for patterns ``kept`` (C, m) of independent units kept with ``unit_keep`` (m,)."""
+    return jnp.prod(jnp.where(kept, unit_keep, 1.0 - unit_keep), axis=1)
+
+
+def _unit_keeps(plan: Plan, layers, units, keep, dtype):
+    return jnp.concatenate([jnp.full((u,), keep[layer]) for layer, u in zip(layers, units)]
+                           + [jnp.zeros((0,), dtype)])
+
+
+def _outer_values(plan: Plan, params, X, keep, kept, layers, units):
+    """The values (1 or C, N, n) after the outer ``layers`` under patterns ``kept`` (C, sum units)."""
+    a = X[None]                                                              # (1 or C, N, n)
+    offset = 0
+    for layer, count in zip(layers, units):
+        W, b = params[layer]
+        value = None
+        if count:
+            value = kept[:, offset:offset + count]
+            offset += count
+            value = value.reshape((-1, 1) + W.shape) if plan.kind == "dropconnect" \
+                else value[:, None, :]
+        a = jnp.maximum(noisy_preactivation(plan.kind, plan.groups[layer], a, W, b, value,
+                                            keep[layer]), 0.0)
+    return a
+
+
+def _chunked(plan: Plan, chunk_moments, num_examples, dtype):
+    zeros = jnp.zeros(num_examples, dtype)
+    if plan.num_chunks == 1:                    # no loop: a smaller program compiles faster
+        return chunk_moments(0, (zeros, zeros))
+    return jax.lax.fori_loop(0, plan.num_chunks, chunk_moments, (zeros, zeros))
+
+
 @partial(jax.jit, static_argnames=("plan",))
 def _enumerate(params, X, keep, *, plan: Plan):
     f = network_output(params, X)
-    m = sum(plan.outer_units)
-    unit_keep = jnp.concatenate(
-        [jnp.full((u,), keep[layer]) for layer, u in zip(plan.outer_layers, plan.outer_units)]
-        + [jnp.zeros((0,), X.dtype)])
+    if plan.split_bits:
+        return (f,) + tuple(_split_moments(plan, params, X, keep, f))
+    unit_keep = _unit_keeps(plan, plan.outer_layers, plan.outer_units, keep, X.dtype)
     tail = _TAILS[plan.tail]
 
     def chunk_moments(i, acc):
         index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
-        kept = _bits(index, m)                                               # (C, m)
-        prob = jnp.prod(jnp.where(kept, unit_keep, 1.0 - unit_keep), axis=1)  # (C,)
-        a = X[None]                                                          # (1 or C, N, n)
-        offset = 0
-        for layer, units in zip(plan.outer_layers, plan.outer_units):
-            W, b = params[layer]
-            value = None
-            if units:
-                value = kept[:, offset:offset + units]
-                offset += units
-                value = value.reshape((-1, 1) + W.shape) if plan.kind == "dropconnect" \
-                    else value[:, None, :]
-            a = jnp.maximum(noisy_preactivation(plan.kind, plan.groups[layer], a, W, b, value,
-                                                keep[layer]), 0.0)
+        kept = _bits(index, sum(plan.outer_units))                           # (C, m)
+        prob = _pattern_probabilities(kept, unit_keep)                       # (C,)
+        a = _outer_values(plan, params, X, keep, kept, plan.outer_layers, plan.outer_units)
         mean, var = tail(plan, params, a, keep)                              # (1 or C, N)
         mean_delta = mean - f
         e1, e2 = acc
         return (e1 + prob @ jnp.broadcast_to(mean_delta, (plan.chunk,) + f.shape),
                 e2 + prob @ jnp.broadcast_to(jnp.square(mean_delta) + var, (plan.chunk,) + f.shape))
 
-    zeros = jnp.zeros(X.shape[0], X.dtype)
-    if plan.num_chunks == 1:                    # no loop: a smaller program compiles faster
-        e1, e2 = chunk_moments(0, (zeros, zeros))
-    else:
-        e1, e2 = jax.lax.fori_loop(0, plan.num_chunks, chunk_moments, (zeros, zeros))
-    return f, e1, e2
+    return (f,) + tuple(_chunked(plan, chunk_moments, X.shape[0], X.dtype))
+
+
+def _split_moments(plan: Plan, params, X, keep, f):
+    """E[delta], E[delta^2] for node dropout by sharing work between patterns (subset sums).
+
+    The last outer layer l reads values a (given the patterns of the earlier outer layers, the
+    prefix) and feeds the last hidden layer z = sum_g m_g c_g + b, where c_g = W (a restricted to
+    group g) / p is group g's contribution and m_g in {0, 1} its mask. Split the groups into halves
+    A and B: z = z_A(m_A) + z_B(m_B) + b. Per prefix pattern we tabulate z_B + b for all 2^b masks
+    of B once, then add z_A of each mask of A to the whole table. A pattern then costs O(n_out)
+    (one addition per unit, the ReLU and the output tail) instead of the O(n_in n_out) of its own
+    matrix-vector product; the probability of a pattern is the product of its three parts'.
+    """
+    layer = plan.outer_layers[-1]
+    W, b = params[layer]
+    p = keep[layer]
+    units, b_bits = plan.outer_units[-1], plan.split_bits
+    a_bits = units - b_bits
+    groups = plan.groups[layer]
+    member = jnp.asarray(np.eye(units)[np.asarray(groups)].T if groups is not None
+                         else np.eye(units), X.dtype)                       # (G, n_in)
+    prefix_layers, prefix_units = plan.outer_layers[:-1], plan.outer_units[:-1]
+    prefix_keep = _unit_keeps(plan, prefix_layers, prefix_units, keep, X.dtype)
+    masks_b = _bits(jnp.arange(2 ** b_bits, dtype=jnp.int64), b_bits)         # (2^b, b)
+    prob_b = _pattern_probabilities(masks_b, jnp.full((b_bits,), p))
+    prob_a_all = _pattern_probabilities(_bits(jnp.arange(2 ** a_bits, dtype=jnp.int64), a_bits),
+                                        jnp.full((a_bits,), p))
+    num_a_chunks = 2 ** a_bits // plan.split_chunk
+
+    def chunk_moments(i, acc):
+        index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
+        kept = _bits(index, sum(prefix_units))                               # (C, m)
+        prob = _pattern_probabilities(kept, prefix_keep)                     # (C,)
+        a = _outer_values(plan, params, X, keep, kept, prefix_layers, prefix_units)
+        contribution = jnp.einsum("gi,...ni,ji->...ngj", member, a, W) / p    # (1|C, N, G, n_out)
+        # Masks of B on the last axis: the sums over units then run along whole vectors of masks.
+        table_b = jnp.einsum("mg,...ngj->...njm", masks_b.astype(X.dtype),
+                             contribution[..., a_bits:, :]) + b[:, None]      # (1|C, N, n_out, 2^b)
+
+        def a_chunk(j, acc):
+            index_a = j * plan.split_chunk + jnp.arange(plan.split_chunk, dtype=jnp.int64)
+            masks_a = _bits(index_a, a_bits).astype(X.dtype)                  # (A, a)
+            z_a = jnp.einsum("mg,...ngj->...mnj", masks_a, contribution[..., :a_bits, :])
+            h = jnp.maximum(z_a[..., None] + table_b[..., None, :, :, :], 0.0)  # (1|C, A, N, n_out, 2^b)
+            mean, var = output_layer_moments(params, h, keep[-1], plan.groups[-1], unit_axis=-2)
+            mean_delta = mean - f[:, None]                                   # (1|C, A, N, 2^b)
+            weight = (prob[:, None, None] * jax.lax.dynamic_slice_in_dim(
+                prob_a_all, j * plan.split_chunk, plan.split_chunk)[None, :, None]
+                * prob_b[None, None, :])                                     # (C, A, 2^b)
+            weight = weight.sum(axis=0, keepdims=True) if mean.shape[0] == 1 else weight
+            e1, e2 = acc
+            return (e1 + jnp.einsum("cab,canb->n", weight, mean_delta),
+                    e2 + jnp.einsum("cab,canb->n", weight, jnp.square(mean_delta) + var))
+
+        if num_a_chunks == 1:
+            return a_chunk(0, acc)
+        return jax.lax.fori_loop(0, num_a_chunks, a_chunk, acc)
+
+    return _chunked(plan, chunk_moments, X.shape[0], X.dtype)
 
 
 def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS):
