@@ -314,7 +314,7 @@ def write_markdown(results):
              f"({results['machine']['cores']} cores, {results['machine']['jax_devices']} JAX "
              f"devices), {results['machine']['platform']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["versions"].items())
-             + ". Regenerate with `make bench` (about ten minutes).", "",
+             + ". Regenerate with `make bench` (about 8 minutes).", "",
              "## SGD throughput on the Figure 2 protocol, million model-steps per second", "",
              "Every model is a K = 5, n = 5, d = 2 network trained with batch 1 on its own data; 15 "
              "models per run of the protocol (5 input scales x dropout / weight decay / neither). "
