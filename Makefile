@@ -1,5 +1,5 @@
 # make all  : set up .venv (if missing), compute every experiment, draw every figure, write REPORT.md
-# make test : set up .venv (if missing) and run the test suite
+# make test : set up .venv (if missing) and run the test suite (make test-all: also the slow tests)
 # make clean: remove generated outputs (figures, caches); `make distclean` also removes .venv
 PYTHON ?= python3
 VENV   := .venv
