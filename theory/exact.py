@@ -276,7 +276,8 @@ def _pattern_probabilities(kept, unit_keep):
     return jnp.prod(jnp.where(kept, unit_keep, 1.0 - unit_keep), axis=1)
 
 
-def _unit_keeps(plan: Plan, layers, units, keep, dtype):
+def _unit_keeps(layers, units, keep, dtype):
+    """The keep probability of every enumerated unit of ``layers`` (``units`` of each), in order."""
     return jnp.concatenate([jnp.full((u,), keep[layer]) for layer, u in zip(layers, units)]
                            + [jnp.zeros((0,), dtype)])
 
@@ -310,7 +311,7 @@ def _enumerate(params, X, keep, *, plan: Plan):
     f = network_output(params, X)
     if plan.split_bits:
         return (f,) + tuple(_split_moments(plan, params, X, keep, f))
-    unit_keep = _unit_keeps(plan, plan.outer_layers, plan.outer_units, keep, X.dtype)
+    unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
     tail = _TAILS[plan.tail]
 
     def chunk_moments(i, acc):
@@ -347,7 +348,7 @@ def _split_moments(plan: Plan, params, X, keep, f):
     member = jnp.asarray(np.eye(units)[np.asarray(groups)].T if groups is not None
                          else np.eye(units), X.dtype)                       # (G, n_in)
     prefix_layers, prefix_units = plan.outer_layers[:-1], plan.outer_units[:-1]
-    prefix_keep = _unit_keeps(plan, prefix_layers, prefix_units, keep, X.dtype)
+    prefix_keep = _unit_keeps(prefix_layers, prefix_units, keep, X.dtype)
     masks_b = _bits(jnp.arange(2 ** b_bits, dtype=jnp.int64), b_bits)         # (2^b, b)
     prob_b = _pattern_probabilities(masks_b, jnp.full((b_bits,), p))
     prob_a_all = _pattern_probabilities(_bits(jnp.arange(2 ** a_bits, dtype=jnp.int64), a_bits),

@@ -28,9 +28,12 @@ Every kind multiplies something by independent noise of mean 1 and variance q_l 
 independent nodes) giving each node a group id; nodes that share an id are kept or dropped together,
 as spatial dropout drops whole channels (Tompson, Goroshin, Jain, LeCun and Bregler, CVPR 2015).
 
-This module is the one definition that the exact evaluator (:mod:`theory.exact`), Monte Carlo
-(:mod:`theory.monte_carlo`) and the training loop (:mod:`experiments.training`) share. The brute-force
-reference (:mod:`theory.enumeration`) deliberately does not use it.
+This module is the one definition that the exact evaluator (:mod:`theory.exact`) and Monte Carlo
+(:mod:`theory.monte_carlo`) share. The training loop's inner kernel (:mod:`experiments.sgd_kernel`)
+draws and applies the same noise with its own vectorised code, for speed; tests/test_training.py
+checks its gradient against this module's definitions and its draws' frequencies against their
+laws. The brute-force reference
+(:mod:`theory.enumeration`) deliberately does not use it.
 """
 
 from __future__ import annotations
