@@ -16,3 +16,4 @@ def test_readme_example_runs(capsys):
     assert "keep probability per dropout layer: (1.0, 0.5, 0.5)" in out
     for noise in ("dropout", "dropconnect", "gaussian"):
         assert f"{noise:12s} exact penalty" in out
+    assert "cross-entropy, keep (1.0, 0.5): exact penalty" in out

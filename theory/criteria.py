@@ -9,7 +9,9 @@ Square loss without 1/2; P is given by examples X (N, K), labels Y (N,) and exam
     J2(W)  = R(W) + (lam/2) ||W||^2,   ||W||^2 the sum of squared weights, biases excluded
 
 D(W, x, R) is the output under a noise realisation R of any member of the dropout family
-(:mod:`theory.noise`). All values are exact up to float64 rounding; ``method`` selects the route:
+(:mod:`theory.noise`). With ``loss="logistic"`` or ``"cross_entropy"`` (:mod:`theory.losses`) the
+square (D - y)^2 becomes that loss l(D, y) in R, J_D and J2, and the penalty is J_D - R; there the
+exact route enumerates every pattern (no moments, no linear route). All values are exact up to float64 rounding; ``method`` selects the route:
 "enumerate" (:mod:`theory.exact`), "linear" (:mod:`theory.linear_regime`: weights, biases and inputs
 all >= 0, Bernoulli noise) or "auto" (linear when it applies, else enumerate). Under ``jax.grad`` or
 ``jit`` (traced arguments) "auto" enumerates, and the functions return JAX scalars or arrays.
@@ -20,10 +22,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, penalty_from_moments
+from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, expected_losses
+from theory.exact import penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
-from theory.network import as_data, as_inputs, as_params, network_output, sum_squared_weights
-from theory.network import widths
+from theory.losses import check_labels, check_loss, pointwise_loss
+from theory.network import as_data, as_inputs, as_params, network_output, network_outputs
+from theory.network import sum_squared_weights, widths
 from theory.noise import as_noise, as_number, is_traced
 
 METHODS = ("auto", "enumerate", "linear")
@@ -42,6 +46,11 @@ _VARIANT_DOC = """
         only). Enumeration runs over groups, so grouping makes exact evaluation cheaper.
     weights: example probabilities (default uniform). method: "auto", "enumerate" or "linear".
     max_patterns: the most patterns the exact evaluator may enumerate.
+    loss: "square" (default, the paper's), "logistic" (labels in {0, 1}, one output) or
+        "cross_entropy" (integer labels, one output node per class); see theory.losses. Under the
+        last two every node (or weight) pattern of every dropout layer is enumerated, the last
+        hidden layer included: 2^(K + n_1 + ... + n_{d-1}) patterns for node dropout; Gaussian
+        noise has no exact route there.
 
     Exact routes (float64 rounding; see theory.exact): node and group dropout at any depth,
     enumerating the nodes or groups of the inputs and hidden layers 1..d-2 (the last hidden layer is
@@ -88,6 +97,32 @@ def _delta_moments(params, X, *, keep_prob, noise, groups, method, max_patterns)
     return delta_moments(params, X, spec, max_patterns=max_patterns)
 
 
+def _data(params, X, Y, weights, loss):
+    """Validated (params, X, labels, weights) for ``loss``."""
+    params = as_params(params, check_loss(loss))
+    X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
+    return params, X, check_labels(loss, Y, params[-1][0].shape[0]), weights
+
+
+def _noiseless_losses(params, X, Y, loss):
+    """l(W(x), y) per example (the square loss through the paper's single-output W(x))."""
+    outputs = network_outputs(params, X) if loss == "cross_entropy" \
+        else network_output(params, X)[:, None]
+    return pointwise_loss(loss, outputs, Y)
+
+
+def _expected_losses(params, X, Y, *, keep_prob, noise, groups, method, max_patterns, loss):
+    """E_R l(D(W, x, R), y) per example under a non-square loss (every pattern enumerated)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "linear":
+        raise ValueError(f"method='linear' applies to loss='square' only (it propagates two "
+                         f"moments, which determine only a quadratic loss); loss={loss!r} takes "
+                         "method='enumerate' or 'auto'")
+    spec = as_noise(widths(params), keep_prob, noise, groups)
+    return expected_losses(params, X, Y, spec, loss, max_patterns=max_patterns)
+
+
 def _as_result(moments):
     return tuple(m if is_traced(m) else np.asarray(m) for m in moments)
 
@@ -119,19 +154,22 @@ def output_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, me
     return f + e1, e2 - e1 * e1
 
 
-def risk(params, X, Y, *, weights=None):
-    """R(W) = E_(x,y) (W(x) - y)^2, the square loss without dropout."""
-    params = as_params(params)
-    X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    return _scalar(weights @ jnp.square(network_output(params, X) - Y))
+def risk(params, X, Y, *, weights=None, loss="square"):
+    """R(W) = E_(x,y) l(W(x), y) without dropout; l the square loss (default) or ``loss``."""
+    params, X, Y, weights = _data(params, X, Y, weights, loss)
+    return _scalar(weights @ _noiseless_losses(params, X, Y, loss))
 
 
 @_variant_doc
 def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None, weights=None,
-                    method="auto", max_patterns=MAX_PATTERNS):
-    """J_D(W) - R(W), computed exactly as E[delta^2] + 2 (W(x) - y) E[delta] (C14, Theorem 20)."""
-    params = as_params(params)
-    X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
+                    method="auto", max_patterns=MAX_PATTERNS, loss="square"):
+    """J_D(W) - R(W), computed exactly: E[delta^2] + 2 (W(x) - y) E[delta] under the square loss
+    (C14, Theorem 20); E_R l(D, y) - l(W(x), y) by enumeration under the other losses."""
+    params, X, Y, weights = _data(params, X, Y, weights, loss)
+    if loss != "square":
+        expected = _expected_losses(params, X, Y, keep_prob=keep_prob, noise=noise, groups=groups,
+                                    method=method, max_patterns=max_patterns, loss=loss)
+        return _scalar(weights @ (expected - _noiseless_losses(params, X, Y, loss)))
     _, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
                                       groups=groups, method=method, max_patterns=max_patterns)
     return _scalar(weights @ penalty)
@@ -139,36 +177,42 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
 
 @_variant_doc
 def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None, weights=None,
-                      method="auto", max_patterns=MAX_PATTERNS):
-    """J_D(W) = E_R E_(x,y) (D(W, x, R) - y)^2, exactly (Eq. 1 of Helmbold & Long 2017).
+                      method="auto", max_patterns=MAX_PATTERNS, loss="square"):
+    """J_D(W) = E_R E_(x,y) (D(W, x, R) - y)^2, exactly (Eq. 1 of Helmbold & Long 2017); under
+    another ``loss``, E_R E_(x,y) l(D(W, x, R), y).
 
     Raises ValueError when no exact route exists or exact enumeration would exceed
     ``max_patterns`` patterns (the message gives the count); use :func:`theory.mc_dropout_criterion`
     there.
     """
-    params = as_params(params)
-    X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
+    params, X, Y, weights = _data(params, X, Y, weights, loss)
+    if loss != "square":
+        return _scalar(weights @ _expected_losses(
+            params, X, Y, keep_prob=keep_prob, noise=noise, groups=groups, method=method,
+            max_patterns=max_patterns, loss=loss))
     f, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
                                       groups=groups, method=method, max_patterns=max_patterns)
     return _scalar(weights @ (jnp.square(f - Y) + penalty))
 
 
-def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=None) -> int:
+def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=None,
+                            loss="square") -> int:
     """The number of patterns the exact evaluator sums over for this network and variant:
-    2^(K + n_1 + ... + n_{d-2}) for the paper's dropout (see :mod:`theory.exact`)."""
-    params = as_params(params)
-    return count_patterns(params, as_noise(widths(params), keep_prob, noise, groups))
+    2^(K + n_1 + ... + n_{d-2}) for the paper's dropout under the square loss, 2^(K + n_1 + ...
+    + n_{d-1}) under the other losses (see :mod:`theory.exact`)."""
+    params = as_params(params, check_loss(loss))
+    return count_patterns(params, as_noise(widths(params), keep_prob, noise, groups), loss)
 
 
 def l2_penalty(params, *, lam):
     """(lam/2) ||W||^2, biases not penalised."""
     lam = _check_lam(lam)
-    return _scalar(0.5 * lam * sum_squared_weights(as_params(params)))
+    return _scalar(0.5 * lam * sum_squared_weights(as_params(params, loss=None)))
 
 
-def l2_criterion(params, X, Y, *, lam, weights=None):
+def l2_criterion(params, X, Y, *, lam, weights=None, loss="square"):
     """J2(W) = R(W) + (lam/2) ||W||^2, the weight-decay criterion (biases not penalised)."""
-    return risk(params, X, Y, weights=weights) + l2_penalty(params, lam=lam)
+    return risk(params, X, Y, weights=weights, loss=loss) + l2_penalty(params, lam=lam)
 
 
 def _check_lam(lam) -> float:

@@ -12,6 +12,8 @@ exponential in the number of units). Also the source of the per-pattern outputs 
   instead (SciPy's adaptive quadrature, one Gaussian integral per pair of hidden units).
 
 ``keep_prob`` is one number or one per dropout layer (inputs, hidden 1..d-1), as in :mod:`theory`.
+``loss`` (:func:`brute_force_criterion`) is "square", "logistic" or "cross_entropy", written out
+here again in NumPy (:func:`loss_of_outputs`) rather than taken from :mod:`theory.losses`.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ def _per_layer(keep_prob, depth):
     return [float(keep_prob)] * depth if np.ndim(keep_prob) == 0 else [float(p) for p in keep_prob]
 
 
-def pattern_outputs(params, x, keep_prob, groups=None):
+def pattern_outputs(params, x, keep_prob, groups=None, *, every_output=False):
     """Node (or group) dropout: D(W, x, R) and P(R) for every pattern R, and the patterns (one row
     each, inputs first; one column per group when ``groups`` is given).
 
-    ``params`` is a sequence of float64 (W, b) pairs; x has shape (K,).
+    ``params`` is a sequence of float64 (W, b) pairs; x has shape (K,). D has shape (P,), or
+    (P, C) with ``every_output`` (a network with C outputs).
     """
     d = len(params)
     sizes = [np.shape(params[0][0])[1]] + [np.shape(W)[0] for W, _ in params[:-1]]
@@ -58,12 +61,13 @@ def pattern_outputs(params, x, keep_prob, groups=None):
         a = (a * kept / keep[layer]) @ np.asarray(W).T + np.asarray(b)
         if layer < d - 1:
             a = np.maximum(a, 0.0)
-    return a[:, 0], probs, patterns
+    return (a if every_output else a[:, 0]), probs, patterns
 
 
-def dropconnect_pattern_outputs(params, x, keep_prob):
+def dropconnect_pattern_outputs(params, x, keep_prob, *, every_output=False):
     """DropConnect: D(W, x, R) and P(R) for every pattern R of every weight (the output layer's
-    included); the weights read from dropout layer l are kept with p_l and scaled by 1/p_l."""
+    included); the weights read from dropout layer l are kept with p_l and scaled by 1/p_l.
+    D as in :func:`pattern_outputs`."""
     d = len(params)
     keep = _per_layer(keep_prob, d)
     counts = [np.size(W) for W, _ in params]
@@ -79,7 +83,18 @@ def dropconnect_pattern_outputs(params, x, keep_prob):
         a = np.einsum("pji,pi->pj", W * masks / keep[layer], a) + np.asarray(b)
         if layer < d - 1:
             a = np.maximum(a, 0.0)
-    return a[:, 0], probs, patterns
+    return (a if every_output else a[:, 0]), probs, patterns
+
+
+def loss_of_outputs(loss: str, outputs, y):
+    """l(D, y) for outputs (P, C): square (D - y)^2, logistic log(1 + e^(-(2y - 1) D)) or
+    cross-entropy log sum_c e^(D_c) - D_y."""
+    if loss == "square":
+        return np.square(outputs[:, 0] - y)
+    if loss == "logistic":
+        return np.logaddexp(0.0, -(2.0 * y - 1.0) * outputs[:, 0])
+    top = outputs.max(axis=1)
+    return top + np.log(np.exp(outputs - top[:, None]).sum(axis=1)) - outputs[:, int(y)]
 
 
 def _relu_product_by_quadrature(mu1, mu2, var1, var2, cov):
@@ -143,18 +158,21 @@ def gaussian_reference_moments(params, x, keep_prob):
     return mean, raw + 2 * b_out * (w @ mean_h) + b_out ** 2
 
 
-def brute_force_criterion(params, X, Y, weights, keep_prob, *, noise="dropout",
-                          groups=None) -> float:
-    """J_D = sum_x P(x) E_R (D(W, x, R) - y)^2 by listing every pattern (Gaussian: integrating)."""
+def brute_force_criterion(params, X, Y, weights, keep_prob, *, noise="dropout", groups=None,
+                          loss="square") -> float:
+    """J_D = sum_x P(x) E_R l(D(W, x, R), y) by listing every pattern (l the square loss by
+    default; Gaussian noise: integrating, square loss only)."""
     total = 0.0
     for x, y, weight in zip(X, Y, weights):
         if noise == "gaussian":
+            if loss != "square":
+                raise ValueError("the Gaussian reference integrates the square loss only")
             mean, second = gaussian_reference_moments(params, x, keep_prob)
             total += weight * (second - 2 * y * mean + y ** 2)
             continue
         if noise == "dropconnect":
-            outputs, probs, _ = dropconnect_pattern_outputs(params, x, keep_prob)
+            outputs, probs, _ = dropconnect_pattern_outputs(params, x, keep_prob, every_output=True)
         else:
-            outputs, probs, _ = pattern_outputs(params, x, keep_prob, groups)
-        total += weight * (probs @ np.square(outputs - y))
+            outputs, probs, _ = pattern_outputs(params, x, keep_prob, groups, every_output=True)
+        total += weight * (probs @ loss_of_outputs(loss, outputs, y))
     return float(total)

@@ -33,6 +33,11 @@ dropconnect        weights read from layers 0..d-3             2^(n_{d-2}) row m
 gaussian           none: layers 0..d-3 must have keep 1        bivariate-normal ReLU moments
 =================  ==========================================  ===================================
 
+Under the logistic and cross-entropy losses (:mod:`theory.losses`) the loss is not a polynomial of
+D, so two moments do not suffice: :func:`expected_losses` enumerates every unit of every dropout
+layer, the last hidden layer (and, for DropConnect, the output layer's weights) included, and
+averages the loss of each pattern's outputs; Gaussian noise has no exact route there.
+
 So d = 2 node dropout costs 2^K whatever the width (one pattern with the inputs kept), d = 2
 DropConnect costs n_1 2^K (linear in the width) and d = 2 Gaussian dropout costs n_1^2 bivariate
 moments per example. Outer patterns are decoded from their integer index inside ``jit``, in chunks
@@ -50,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory.gaussian_relu import relu_mean, relu_product_mean, relu_second_moment
+from theory.losses import pointwise_loss
 from theory.network import network_output, widths
 from theory.noise import Noise, noise_variance, noisy_preactivation
 
@@ -129,22 +135,46 @@ def _structure(params, noise: Noise):
     return outer, tuple(units), tail, tail_bits
 
 
-def count_patterns(params, noise: Noise) -> int:
-    """The number of patterns the exact evaluator sums over (outer patterns x tail row masks)."""
+def _every_unit(params, noise: Noise) -> tuple:
+    """Enumerated units of every dropout layer (the route of the non-square losses), or a
+    ValueError naming Monte Carlo for Gaussian noise."""
+    noisy = [layer for layer in range(len(params)) if noise.is_noisy(layer)]
+    if noise.kind == "gaussian" and noisy:
+        raise ValueError(
+            f"no exact route for Gaussian noise (dropout layer {noisy[0]} has keep < 1) under a loss "
+            "other than 'square': the loss is not a polynomial of the output, so its expectation "
+            "needs more than the output's two moments, and Gaussian noise has no finite patterns "
+            "to enumerate. Use theory.mc_dropout_criterion for a Monte-Carlo estimate with a "
+            "standard error.")
+    sizes = widths(params)
+    return tuple(0 if layer not in noisy
+                 else int(np.size(params[layer][0])) if noise.kind == "dropconnect"
+                 else noise.num_groups(layer, sizes[layer]) for layer in range(len(params)))
+
+
+def count_patterns(params, noise: Noise, loss: str = "square") -> int:
+    """The number of patterns the exact evaluator sums over (outer patterns x tail row masks;
+    every unit's patterns under the non-square losses)."""
+    if loss != "square":
+        return 2 ** sum(_every_unit(params, noise))
     _, units, _, tail_bits = _structure(params, noise)
     return 2 ** (sum(units) + tail_bits)
+
+
+def _check_count(bits: int, max_patterns: int, what: str) -> None:
+    if 2 ** bits > max_patterns:
+        raise ValueError(
+            f"exact evaluation of this network needs 2^{bits} = {2 ** bits} enumerated patterns "
+            f"({what}), above the limit max_patterns = {max_patterns}. Use "
+            "theory.mc_dropout_criterion for a Monte-Carlo estimate with a standard error, or pass "
+            "a larger max_patterns if you can afford the time.")
 
 
 def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
     """Check that an exact route exists within ``max_patterns`` and fix the chunk sizes."""
     outer, units, tail, tail_bits = _structure(params, noise)
-    bits = sum(units) + tail_bits
-    if 2 ** bits > max_patterns:
-        raise ValueError(
-            f"exact evaluation of this network needs 2^{bits} = {2 ** bits} enumerated patterns "
-            f"({noise.kind}: {_describe_units(noise.kind)}), above the limit max_patterns = "
-            f"{max_patterns}. Use theory.mc_dropout_criterion for a Monte-Carlo estimate with a "
-            "standard error, or pass a larger max_patterns if you can afford the time.")
+    _check_count(sum(units) + tail_bits, max_patterns,
+                 f"{noise.kind}: {_describe_units(noise.kind)}")
     sizes = widths(params)
     # Floats per example in the largest intermediate of one pattern: a layer's values, or (with
     # DropConnect masks) a masked weight matrix, or the tail's row-mask chunk of unit values.
@@ -283,7 +313,8 @@ def _unit_keeps(layers, units, keep, dtype):
 
 
 def _outer_values(plan: Plan, params, X, keep, kept, layers, units):
-    """The values (1 or C, N, n) after the outer ``layers`` under patterns ``kept`` (C, sum units)."""
+    """The values (1 or C, N, n) after the outer ``layers`` under patterns ``kept`` (C, sum units);
+    ReLU after every layer but the output layer (enumerated only under the non-square losses)."""
     a = X[None]                                                              # (1 or C, N, n)
     offset = 0
     for layer, count in zip(layers, units):
@@ -294,16 +325,21 @@ def _outer_values(plan: Plan, params, X, keep, kept, layers, units):
             offset += count
             value = value.reshape((-1, 1) + W.shape) if plan.kind == "dropconnect" \
                 else value[:, None, :]
-        a = jnp.maximum(noisy_preactivation(plan.kind, plan.groups[layer], a, W, b, value,
-                                            keep[layer]), 0.0)
+        a = noisy_preactivation(plan.kind, plan.groups[layer], a, W, b, value, keep[layer])
+        if layer < len(params) - 1:
+            a = jnp.maximum(a, 0.0)
     return a
 
 
-def _chunked(plan: Plan, chunk_moments, num_examples, dtype):
-    zeros = jnp.zeros(num_examples, dtype)
+def _chunked(plan: Plan, chunk_sums, init):
+    """Sum ``chunk_sums(i, acc)`` over the plan's chunks of outer patterns, starting from init."""
     if plan.num_chunks == 1:                    # no loop: a smaller program compiles faster
-        return chunk_moments(0, (zeros, zeros))
-    return jax.lax.fori_loop(0, plan.num_chunks, chunk_moments, (zeros, zeros))
+        return chunk_sums(0, init)
+    return jax.lax.fori_loop(0, plan.num_chunks, chunk_sums, init)
+
+
+def _zeros(X):
+    return (jnp.zeros(X.shape[0], X.dtype),) * 2
 
 
 @partial(jax.jit, static_argnames=("plan",))
@@ -325,7 +361,7 @@ def _enumerate(params, X, keep, *, plan: Plan):
         return (e1 + prob @ jnp.broadcast_to(mean_delta, (plan.chunk,) + f.shape),
                 e2 + prob @ jnp.broadcast_to(jnp.square(mean_delta) + var, (plan.chunk,) + f.shape))
 
-    return (f,) + tuple(_chunked(plan, chunk_moments, X.shape[0], X.dtype))
+    return (f,) + tuple(_chunked(plan, chunk_moments, _zeros(X)))
 
 
 def _split_moments(plan: Plan, params, X, keep, f):
@@ -384,7 +420,7 @@ def _split_moments(plan: Plan, params, X, keep, f):
             return a_chunk(0, acc)
         return jax.lax.fori_loop(0, num_a_chunks, a_chunk, acc)
 
-    return _chunked(plan, chunk_moments, X.shape[0], X.dtype)
+    return _chunked(plan, chunk_moments, _zeros(X))
 
 
 def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS):
@@ -398,3 +434,44 @@ def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS):
     plan = make_plan(params, noise, X.shape[0], max_patterns)
     return _enumerate(params, X, jnp.stack([jnp.asarray(p, X.dtype) for p in noise.keep]),
                       plan=plan)
+
+
+def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
+    """The plan of :func:`expected_losses`: every unit of every dropout layer enumerated."""
+    units = _every_unit(params, noise)
+    _check_count(sum(units), max_patterns,
+                 f"{noise.kind} under a non-square loss: every "
+                 f"{'weight' if noise.kind == 'dropconnect' else 'node or group'} of every dropout "
+                 "layer, the last hidden layer included")
+    num_outputs = params[-1][0].shape[0]
+    per_pattern = max(max(np.size(W) for W, _ in params) if noise.kind == "dropconnect"
+                      else max(widths(params)), num_outputs)
+    count = 2 ** sum(units)
+    chunk = _largest_power_of_two(count, CHUNK_ELEMENTS // (num_examples * per_pattern))
+    return Plan(noise.kind, noise.groups, tuple(range(len(params))), units, "none", 0, chunk,
+                count // chunk, 1, 1)
+
+
+@partial(jax.jit, static_argnames=("plan", "loss"))
+def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
+    unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
+
+    def chunk_losses(i, acc):
+        index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
+        kept = _bits(index, sum(plan.outer_units))                           # (C, m)
+        prob = _pattern_probabilities(kept, unit_keep)                       # (C,)
+        outputs = _outer_values(plan, params, X, keep, kept, plan.outer_layers, plan.outer_units)
+        losses = pointwise_loss(loss, outputs, Y)                            # (1 or C, N)
+        return (acc[0] + prob @ jnp.broadcast_to(losses, (plan.chunk,) + Y.shape),)
+
+    return _chunked(plan, chunk_losses, (jnp.zeros(X.shape[0], X.dtype),))[0]
+
+
+def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int = MAX_PATTERNS):
+    """Per-example E_R l(D(W, x, R), y) under a loss of :mod:`theory.losses`, exactly, by
+    enumerating every pattern of every dropout layer (Eq. 1 of Helmbold & Long 2017 with l in place
+    of the square loss). ``params``, ``X``, ``Y`` validated (labels as :func:`theory.losses.
+    check_labels` returns them); pure JAX in params, X and the keep probabilities."""
+    plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
+    return _enumerate_losses(params, X, jnp.asarray(Y), jnp.stack(
+        [jnp.asarray(p, X.dtype) for p in noise.keep]), plan=plan, loss=loss)

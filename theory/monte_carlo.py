@@ -5,11 +5,14 @@ last two dropout layers). Each sample draws an independent noise realisation for
 defined once in :mod:`theory.noise`: per-layer keep probabilities, dropout, DropConnect, Gaussian,
 groups) and records sum_x P(x) (D(W, x, R_x) - y)^2, an unbiased estimate of J_D (Eq. 1). Samples are
 independent, so the standard error is the sample standard deviation over sqrt(num_samples).
+Under ``loss="logistic"`` or ``"cross_entropy"`` (:mod:`theory.losses`) each sample records the
+loss l(D(W, x, R_x), y) in place of the square.
 
 With ``analytic_last_layer=True`` the noise of the last dropout layer (the one the output node reads)
 is integrated out exactly (conditional mean w . h + b, conditional variance s sum_g (sum_{j in g}
 w_j h_j)^2 with s = q/p, as in :mod:`theory.exact`, the same for every kind), a Rao-Blackwellised
-estimator with smaller variance. The default samples every node, so it shares no computation with
+estimator with smaller variance (square loss only: the others need more than two moments). The
+default samples every node, so it shares no computation with
 the exact evaluator beyond the noise definition and can check it.
 """
 
@@ -22,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory.exact import CHUNK_ELEMENTS, output_layer_moments
+from theory.losses import check_labels, check_loss, pointwise_loss
 from theory.network import as_data, as_params, widths
-from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_output, realise_all
+from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_outputs, realise_all
 
 
 def _check_key(key):
@@ -35,9 +39,9 @@ def _check_key(key):
     raise TypeError("key must be a single jax.random key, e.g. jax.random.key(0)")
 
 
-@partial(jax.jit, static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer"))
+@partial(jax.jit, static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer", "loss"))
 def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num_chunks,
-                   analytic_last_layer):
+                   analytic_last_layer, loss):
     d = len(params)
 
     def chunk_losses(chunk_key):
@@ -48,28 +52,35 @@ def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num
             mean, var = output_layer_moments(params, h, keep[d - 1], noise.groups[d - 1])
             losses = jnp.broadcast_to(jnp.square(mean - Y) + var, (chunk,) + Y.shape)
         else:
-            losses = jnp.square(noisy_output(noise, params, X, values, keep) - Y)
+            losses = pointwise_loss(loss, noisy_outputs(noise, params, X, values, keep), Y)
         return losses @ weights                                               # (chunk,)
 
     return jax.lax.map(chunk_losses, jax.random.split(key, num_chunks)).reshape(-1)
 
 
 def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None,
-                         num_samples, weights=None, analytic_last_layer=False) -> tuple[float, float]:
+                         num_samples, weights=None, analytic_last_layer=False,
+                         loss="square") -> tuple[float, float]:
     """Monte-Carlo estimate of J_D: returns (mean, standard error) over ``num_samples`` samples.
 
     ``key`` is a ``jax.random`` key; the same key and arguments give the same numbers.
-    ``keep_prob``, ``noise`` and ``groups`` describe the dropout variant exactly as for
-    :func:`theory.dropout_criterion` (one keep probability or one per dropout layer; "dropout",
-    "dropconnect" or "gaussian"; optional groups of nodes dropped together).
+    ``keep_prob``, ``noise``, ``groups`` and ``loss`` describe the dropout variant and the loss
+    exactly as for :func:`theory.dropout_criterion` (one keep probability or one per dropout layer;
+    "dropout", "dropconnect" or "gaussian"; optional groups of nodes dropped together; "square",
+    "logistic" or "cross_entropy").
     """
     key = _check_key(key)
-    params = as_params(params)
+    params = as_params(params, check_loss(loss))
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
+    Y = check_labels(loss, Y, params[-1][0].shape[0])
+    if analytic_last_layer and loss != "square":
+        raise ValueError(f"analytic_last_layer=True integrates the last layer's noise through the "
+                         f"output's mean and variance, which determine the square loss only; "
+                         f"loss={loss!r} takes analytic_last_layer=False")
     spec = as_noise(widths(params), keep_prob, noise, groups)
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
         raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
-    per_sample = X.shape[0] * max(max(widths(params)),
+    per_sample = X.shape[0] * max(max(widths(params)), params[-1][0].shape[0],
                                   max(np.size(W) for W, _ in params) if noise == "dropconnect"
                                   else 1)
     chunk = max(1, min(int(num_samples), CHUNK_ELEMENTS // per_sample))
@@ -77,6 +88,6 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
     keep = jnp.stack([jnp.asarray(p, jnp.float64) for p in spec.keep])
     losses = _sample_losses(key, params, X, Y, weights, keep, noise=spec._replace(keep=None),
                             chunk=chunk, num_chunks=num_chunks,
-                            analytic_last_layer=bool(analytic_last_layer))
+                            analytic_last_layer=bool(analytic_last_layer), loss=loss)
     losses = np.asarray(losses)[:num_samples]
     return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(num_samples))

@@ -30,6 +30,7 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from theory.losses import check_loss, check_outputs
 from theory.noise import is_traced
 
 Params = tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -47,12 +48,13 @@ def _finite_float64(value, name: str):
     return arr
 
 
-def as_params(params: Sequence) -> Params:
+def as_params(params: Sequence, loss: str | None = "square") -> Params:
     """Validate a network and return it as a tuple of float64 ``(W, b)`` pairs.
 
     Accepted conveniences: a 1-D output weight vector (read as shape (1, n)) and a scalar bias
     (broadcast over the layer's outputs). Raises ValueError naming the offending layer when shapes do
-    not chain, the last layer has more than one output, or a value is NaN or infinite.
+    not chain, the output layer's width does not suit ``loss`` (one output; C >= 2 for
+    cross-entropy, see :mod:`theory.losses`; None: any width), or a value is NaN or infinite.
     """
     if isinstance(params, (str, bytes)) or not isinstance(params, Sequence) or len(params) == 0:
         raise TypeError("params must be a non-empty sequence of (W, b) pairs, one per layer")
@@ -83,10 +85,8 @@ def as_params(params: Sequence) -> Params:
                 "shapes do not chain")
         n_prev = n_out
         out.append((W, b))
-    if n_prev != 1:
-        raise ValueError(
-            f"the last layer must have exactly one output (the paper's w, b), got {n_prev}: "
-            f"params[{d - 1}] W has shape {out[-1][0].shape}")
+    if loss is not None:
+        check_outputs(check_loss(loss), n_prev)
     return tuple(out)
 
 
@@ -140,13 +140,23 @@ def widths(params) -> tuple[int, ...]:
     return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params[:-1])
 
 
-def network_output(params, X):
-    """W(x) for every row of X, without dropout: ReLU hidden layers, linear output. Shape (N,)."""
+def _last_hidden(params, X):
     a = X
     for W, b in params[:-1]:
         a = jnp.maximum(a @ W.T + b, 0.0)
+    return a
+
+
+def network_output(params, X):
+    """W(x) for every row of X, without dropout: ReLU hidden layers, linear output. Shape (N,)."""
     W, b = params[-1]
-    return a @ W[0] + b[0]
+    return _last_hidden(params, X) @ W[0] + b[0]
+
+
+def network_outputs(params, X):
+    """Every output node's value without dropout (the logits under cross-entropy): shape (N, C)."""
+    W, b = params[-1]
+    return _last_hidden(params, X) @ W.T + b
 
 
 def sum_squared_weights(params) -> float:

@@ -220,11 +220,15 @@ def noisy_hidden(noise: Noise, params, x, values, keeps):
     return a
 
 
-def noisy_output(noise: Noise, params, x, values, keeps):
-    """D(W, x, R): the network's output under noise values R (one entry per dropout layer, None
-    where a layer is noiseless), ReLU hidden layers, linear output. ``x`` (..., K) -> (...)."""
+def noisy_outputs(noise: Noise, params, x, values, keeps):
+    """D(W, x, R): the network's outputs under noise values R (one entry per dropout layer, None
+    where a layer is noiseless), ReLU hidden layers, linear output. ``x`` (..., K) -> (..., C)."""
     d = len(params)
     W, b = params[-1]
     a = noisy_hidden(noise, params, x, values, keeps)
-    return noisy_preactivation(noise.kind, noise.groups[-1], a, W, b, values[d - 1],
-                               keeps[d - 1])[..., 0]
+    return noisy_preactivation(noise.kind, noise.groups[-1], a, W, b, values[d - 1], keeps[d - 1])
+
+
+def noisy_output(noise: Noise, params, x, values, keeps):
+    """D(W, x, R) of a single-output network: :func:`noisy_outputs` ``(..., K) -> (...)``."""
+    return noisy_outputs(noise, params, x, values, keeps)[..., 0]
