@@ -3,8 +3,8 @@
 :func:`experiments.training.train` hands this module tiles of ``LANES`` runs. Every array of a tile
 carries the run axis LAST (parameters ``W`` (n_out, n_in, T), biases (n_out, T), inputs (N, K, T)),
 so each elementwise operation of a step is one vectorised loop over the runs, and XLA fuses a
-step into a handful of loops whose data stay in the core's cache. The gradient of the square loss is
-written out by hand (backpropagation through the noisy network of :mod:`theory.noise`; the ReLU's
+step into a handful of loops whose data stay in the core's cache. The gradient of the loss (square,
+logistic or cross-entropy, :mod:`theory.losses`) is written out by hand (backpropagation through the noisy network of :mod:`theory.noise`; the ReLU's
 derivative at 0 is taken as 0, as PyTorch does); tests/test_training.py checks it against
 ``jax.grad`` of :func:`experiments.training.noisy_loss` for every kind of noise.
 
@@ -144,9 +144,23 @@ def chunk_draws(noise: Noise, key, steps, keep, X, Y, widths, n_outs, noisy):
     return x, y, multipliers
 
 
-def loss_and_gradient(kind: str, params, x, y, multipliers):
-    """(D(W, x, R) - y)^2 and its gradient in every (W, b), for a tile: params [(W (o, i, T),
-    b (o, T))], x (K, T), y (T,), multipliers per layer as :func:`chunk_draws` gives one step."""
+def _output_loss_and_delta(loss: str, z, y):
+    """l(z, y) (T,) and dl/dz (C, T) for the output layer's values z (C, T) and labels y (T,)."""
+    if loss == "square":
+        residual = z[0] - y
+        return residual * residual, 2.0 * residual[None]
+    if loss == "logistic":                   # l = log(1 + e^(-s z)), dl/dz = -s sigmoid(-s z)
+        margin = (2.0 * y - 1.0) * z[0]
+        return jnp.logaddexp(0.0, -margin), (-(2.0 * y - 1.0) * jax.nn.sigmoid(-margin))[None]
+    chosen = jnp.arange(z.shape[0])[:, None] == y.astype(jnp.int32)[None]   # softmax: l = lse - z_y
+    return (jax.nn.logsumexp(z, axis=0) - jnp.sum(jnp.where(chosen, z, 0.0), axis=0),
+            jax.nn.softmax(z, axis=0) - chosen)
+
+
+def loss_and_gradient(kind: str, loss: str, params, x, y, multipliers):
+    """l(D(W, x, R), y) and its gradient in every (W, b), for a tile: params [(W (o, i, T),
+    b (o, T))], x (K, T), y (T,), multipliers per layer as :func:`chunk_draws` gives one step;
+    ``loss`` as in :mod:`theory.losses`."""
     caches, a = [], x
     last = len(params) - 1
     for layer, (W, b) in enumerate(params):
@@ -158,8 +172,7 @@ def loss_and_gradient(kind: str, params, x, y, multipliers):
         z = jnp.sum(W * a[None], axis=1) + b
         caches.append((W, a, z))
         a = jnp.maximum(z, 0.0) if layer < last else z
-    residual = a[0] - y
-    delta = 2.0 * residual[None]                                            # (1, T)
+    value, delta = _output_loss_and_delta(loss, a, y)                      # (T,), (C, T)
     grads = [None] * len(params)
     for layer in range(last, -1, -1):
         W, a, _ = caches[layer]
@@ -173,7 +186,7 @@ def loss_and_gradient(kind: str, params, x, y, multipliers):
             if m is not None and kind != "dropconnect":
                 ga = ga * m
             delta = jnp.where(caches[layer - 1][2] > 0, ga, 0.0)
-    return residual * residual, grads
+    return value, grads
 
 
 def sgd_update(params, velocity, grads, lr, momentum, regime):
@@ -185,8 +198,8 @@ def sgd_update(params, velocity, grads, lr, momentum, regime):
         gb = gb + regime.lam * regime.decay_biases * b
         vW = momentum * vW + (1.0 - regime.dampening) * gW
         vb = momentum * vb + (1.0 - regime.dampening) * gb
-        W = W - lr * vW
-        b = b - lr * vb
+        W = W - lr * regime.lr_scale * vW
+        b = b - lr * regime.lr_scale * vb
         W = jnp.where(regime.nonnegative > 0, jnp.maximum(W, 0.0), W)
         b = jnp.where(regime.zero_biases > 0, 0.0, b)
         new_params.append((W, b))

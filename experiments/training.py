@@ -10,11 +10,12 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
    so (1, p) is PyTorch's placement), ``noise`` selects DropConnect or Gaussian noise and ``groups``
    drops nodes together; ``keep_by_step`` makes the keep probability a schedule over steps
    (curriculum or early dropout); keep_prob = 1 everywhere means no dropout;
-3. g = gradient of the square loss (D(W, x_i, R) - y_i)^2 (no 1/2), plus lam * W for weight decay
+3. g = gradient of the square loss (D(W, x_i, R) - y_i)^2 (no 1/2; or ``loss="logistic"`` or
+   ``"cross_entropy"`` with class labels, :mod:`theory.losses`), plus lam * W for weight decay
    (the gradient of (lam/2) ||W||^2); biases are decayed too when ``decay_biases`` = 1, as Torch's
    ``optim.sgd`` does (it decays every parameter);
 4. heavy-ball momentum with dampening, v <- momentum v + (1 - dampening) g, and W <- W - lr_t v with
-   lr_t = lr / (1 + lr_decay t). Torch7's ``optim.sgd`` sets dampening = momentum by default;
+   lr_t = lr_scale lr / (1 + lr_decay t) (``lr_scale`` per run, default 1). Torch7's ``optim.sgd`` sets dampening = momentum by default;
    PyTorch's ``torch.optim.SGD`` uses dampening = 0 (optax: scale, trace, scale_by_schedule);
 5. optionally project the weights (not the biases) onto W >= 0, and optionally hold the biases at 0.
 
@@ -39,7 +40,8 @@ import numpy as np
 
 from experiments import sgd_kernel
 from theory.network import widths
-from theory.noise import Noise, as_noise, is_traced, noisy_output, realise_all
+from theory.losses import check_loss, pointwise_loss
+from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
 
 _STREAM = 0x5D6   # folded into each run's key to give its training stream
 
@@ -56,6 +58,7 @@ class Regime(NamedTuple):
                                  # Theorem 18's network
     dampening: float = 0.5       # momentum dampening: Torch7 optim.sgd's default (= momentum);
                                  # PyTorch's torch.optim.SGD uses 0
+    lr_scale: float = 1.0        # this run's learning rate is lr_scale times the schedule's
     keep_by_step: jax.Array | None = None   # keep probability at every step, shape (steps,) or
                                             # (steps, d); overrides keep_prob (see keep_schedule)
 
@@ -96,11 +99,13 @@ def keep_schedule(keep, steps: int) -> jax.Array:
     return values
 
 
-def noisy_loss(noise: Noise, params, x, y, raw, keep):
-    """(D(W, x, R) - y)^2 for one example under the noise that raw draws give at keep ``keep``:
-    the loss each SGD step differentiates, through :mod:`theory.noise`'s definitions (the engine's
-    hand-written gradient, :mod:`experiments.sgd_kernel`, is tested against its ``jax.grad``)."""
-    return jnp.square(noisy_output(noise, params, x, realise_all(noise, raw, keep), keep) - y)
+def noisy_loss(noise: Noise, params, x, y, raw, keep, loss: str = "square"):
+    """l(D(W, x, R), y) for one example under the noise that raw draws give at keep ``keep``
+    (l the square loss by default): the loss each SGD step differentiates, through
+    :mod:`theory.noise`'s and :mod:`theory.losses`' definitions (the engine's hand-written
+    gradient, :mod:`experiments.sgd_kernel`, is tested against its ``jax.grad``)."""
+    outputs = noisy_outputs(noise, params, x, realise_all(noise, raw, keep), keep)
+    return pointwise_loss(loss, outputs, y)
 
 
 def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
@@ -155,7 +160,7 @@ def _tile_regime(regime: Regime, depth: int) -> Regime:
     return regime._replace(keep_prob=keep, keep_by_step=by_step)
 
 
-def _train_tile(key, params, X, Y, regime, schedule, noise, noisy):
+def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
     """Train one tile (run axis last, see :mod:`experiments.sgd_kernel`); returns the checkpoints
     (C, ..., T) and the mean minibatch loss of every window (C, T)."""
     depth = len(params)
@@ -172,8 +177,8 @@ def _train_tile(key, params, X, Y, regime, schedule, noise, noisy):
 
     def step(carry, inputs):
         x, y, multipliers, lr = inputs
-        loss, grads = sgd_kernel.loss_and_gradient(noise.kind, carry[0], x, y, multipliers)
-        return sgd_kernel.sgd_update(*carry, grads, lr, schedule.momentum, regime), loss
+        value, grads = sgd_kernel.loss_and_gradient(noise.kind, loss, carry[0], x, y, multipliers)
+        return sgd_kernel.sgd_update(*carry, grads, lr, schedule.momentum, regime), value
 
     def chunk(carry, start):
         steps = start + jnp.arange(S)
@@ -194,7 +199,7 @@ def _train_tile(key, params, X, Y, regime, schedule, noise, noisy):
     return out
 
 
-def _train_device(keys, params, X, Y, regime, schedule, noise, noisy):
+def _train_device(keys, params, X, Y, regime, schedule, noise, noisy, loss):
     """Every run on one device: tiles of LANES runs, trained one after another."""
     runs = keys.shape[0]
     stream = jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, _STREAM), (2,),
@@ -202,21 +207,23 @@ def _train_device(keys, params, X, Y, regime, schedule, noise, noisy):
     params = tuple((W, b) for W, b in params)
     tiles = _lanes_last((stream, params, X, Y, regime), runs)
     checkpoints, losses = jax.lax.map(
-        lambda tile: _train_tile(*tile, schedule, noise, noisy), tiles)
+        lambda tile: _train_tile(*tile, schedule, noise, noisy, loss), tiles)
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "noisy"))
+_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "noisy", "loss"))
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
-          groups=None) -> Trajectory:
+          groups=None, loss: str = "square") -> Trajectory:
     """Train many runs at once: every argument but ``schedule`` has a leading run axis.
 
     keys (R,) PRNG keys; params a tuple of (W, b) with shapes (R, n_out, n_in), (R, n_out);
     X (R, N, K); Y (R, N); regime fields (R,), or (R, d) for per-layer keep probabilities and
     (R, steps) or (R, steps, d) for ``keep_by_step``. ``noise`` ("dropout", "dropconnect",
-    "gaussian") and ``groups`` (see :func:`theory.dropout_criterion`) are shared by all runs.
+    "gaussian"), ``groups`` (see :func:`theory.dropout_criterion`) and ``loss`` ("square",
+    "logistic" with labels in {0, 1}, "cross_entropy" with class labels 0..C-1 as floats and C
+    output nodes; :mod:`theory.losses`) are shared by all runs.
     Returns a Trajectory with leaves (R, C, ...), C = steps / log_every checkpoints.
 
     The run axis is split into one contiguous block per local device and every block is trained,
@@ -232,7 +239,8 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
         raise ValueError(f"schedule.steps ({schedule.steps}) must be a multiple of "
                          f"schedule.log_every ({schedule.log_every})")
     spec = run_noise(params, noise, groups)
-    static = dict(schedule=schedule, noise=spec, noisy=noisy_layers(regime, len(params)))
+    static = dict(schedule=schedule, noise=spec, noisy=noisy_layers(regime, len(params)),
+                  loss=check_loss(loss))
     args = (keys, params, X, Y, regime)
     devices = jax.local_devices()
     if len(devices) == 1:

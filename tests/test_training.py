@@ -15,7 +15,8 @@ from experiments import sgd_kernel
 from experiments.initialisation import torch_default_init
 from experiments.training import Regime, Schedule, run_noise, stack_runs, train
 from helpers import random_network
-from theory.noise import as_noise, noisy_output
+from theory.losses import pointwise_loss
+from theory.noise import as_noise, noisy_outputs
 
 Z = 5.0   # frequencies: within 5 standard errors
 
@@ -35,18 +36,25 @@ def test_threefry_is_jax_random_threefry_bit_for_bit():
 CASES = [("dropout", None, (0.6, 1.0, 0.3)), ("dropout", [[0, 0], [0, 1, 0], [1, 1, 0]],
                                               (0.5, 0.7, 0.4)),
          ("dropconnect", None, (0.5, 0.8, 0.3)), ("gaussian", None, (0.7, 0.4, 0.5))]
+LOSS_CASES = [(*case, "square") for case in CASES] + [
+    (kind, None, keep, loss) for loss in ("logistic", "cross_entropy")
+    for kind, keep in (("dropout", (0.6, 1.0, 0.3)), ("dropconnect", (0.5, 0.8, 0.3)))]
 
 
-@pytest.mark.parametrize("kind,groups,keep", CASES)
-def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep):
+@pytest.mark.parametrize("kind,groups,keep,loss", LOSS_CASES)
+def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep, loss):
     """loss_and_gradient on a tile of 3 lanes (3 networks, examples and noise draws) against
-    jax.value_and_grad of (D(W, x, R) - y)^2 as theory.noise defines D, lane by lane."""
+    jax.value_and_grad of l(D(W, x, R), y) as theory.noise defines D and theory.losses l, lane by
+    lane (three outputs under cross-entropy)."""
     rng = np.random.default_rng(1)
-    shapes = [2, 3, 3, 1]
+    outputs = 3 if loss == "cross_entropy" else 1
+    shapes = [2, 3, 3, outputs]
     spec = as_noise((2, 3, 3), keep, kind, groups)
     lanes = 3
     nets = [random_network(rng, shapes) for _ in range(lanes)]
-    xs, ys = rng.normal(size=(lanes, 2)), rng.normal(size=lanes)
+    xs = rng.normal(size=(lanes, 2))
+    ys = rng.normal(size=lanes) if loss == "square" else \
+        rng.integers(0, max(outputs, 2), size=lanes).astype(float)
     values, multipliers = [[] for _ in range(lanes)], []
     for layer, p in enumerate(keep):
         W = nets[0][layer][0]
@@ -64,15 +72,16 @@ def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep)
         multipliers.append(jnp.asarray(np.moveaxis(per_node, 0, -1)))
     tile = tuple((jnp.asarray(np.stack([n[l][0] for n in nets], -1)),
                   jnp.asarray(np.stack([n[l][1] for n in nets], -1))) for l in range(len(keep)))
-    loss, grads = sgd_kernel.loss_and_gradient(kind, tile, jnp.asarray(xs.T), jnp.asarray(ys),
-                                               multipliers)
+    value, grads = sgd_kernel.loss_and_gradient(kind, loss, tile, jnp.asarray(xs.T),
+                                                jnp.asarray(ys), multipliers)
     for lane in range(lanes):
         def reference(params):
-            return jnp.square(noisy_output(spec, params, jnp.asarray(xs[lane]), values[lane],
-                                           keep) - ys[lane])
+            outputs = noisy_outputs(spec, params, jnp.asarray(xs[lane]), values[lane], keep)
+            return pointwise_loss(loss, outputs, ys[lane].astype(int) if loss == "cross_entropy"
+                                  else ys[lane])
         params = tuple((jnp.asarray(W), jnp.asarray(b)) for W, b in nets[lane])
-        value, expected = jax.value_and_grad(reference)(params)
-        np.testing.assert_allclose(loss[lane], value, rtol=1e-12)
+        expected_value, expected = jax.value_and_grad(reference)(params)
+        np.testing.assert_allclose(value[lane], expected_value, rtol=1e-12)
         for (gW, gb), (eW, eb) in zip(grads, expected):
             np.testing.assert_allclose(gW[..., lane], eW, rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(gb[..., lane], eb, rtol=1e-12, atol=1e-14)
@@ -81,14 +90,15 @@ def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep)
 def test_update_is_optax_sgd_with_torch_momentum_decay_and_projections():
     """Five steps of sgd_update against optax (scale(1 - dampening), trace(momentum),
     scale_by_schedule(-lr_t)) with lam W (and lam b for decayed biases) added to the gradient,
-    then the projections, for lanes with different hyperparameters."""
+    then the projections, for lanes with different hyperparameters (learning-rate scales too)."""
     rng = np.random.default_rng(2)
     lanes = 4
     regime = Regime(keep_prob=jnp.ones(lanes), lam=jnp.array([0.0, 0.3, 0.3, 0.1]),
                     decay_biases=jnp.array([0.0, 1.0, 0.0, 1.0]),
                     nonnegative=jnp.array([0.0, 0.0, 1.0, 0.0]),
                     zero_biases=jnp.array([0.0, 0.0, 0.0, 1.0]),
-                    dampening=jnp.array([0.5, 0.0, 0.5, 0.5]))
+                    dampening=jnp.array([0.5, 0.0, 0.5, 0.5]),
+                    lr_scale=jnp.array([1.0, 1.0, 0.5, 2.0]))
     schedule = Schedule(lr=0.05, lr_decay=0.1, momentum=0.5)
     params = ((jnp.asarray(rng.normal(size=(3, 2, lanes))), jnp.asarray(rng.normal(size=(3, lanes)))),)
     grads = [((jnp.asarray(rng.normal(size=(3, 2, lanes))), jnp.asarray(rng.normal(size=(3, lanes)))),)
@@ -101,7 +111,7 @@ def test_update_is_optax_sgd_with_torch_momentum_decay_and_projections():
         r = jax.tree_util.tree_map(lambda a: a[lane], regime)
         opt = optax.chain(optax.scale(1.0 - r.dampening), optax.trace(decay=schedule.momentum),
                           optax.scale_by_schedule(
-                              lambda t: -schedule.lr / (1.0 + schedule.lr_decay * t)))
+                              lambda t: -r.lr_scale * schedule.lr / (1.0 + schedule.lr_decay * t)))
         p = jax.tree_util.tree_map(lambda a: a[..., lane], params)
         state = opt.init(p)
         for g in grads:

@@ -3,7 +3,9 @@
 Parameters come with a leading run axis (and possibly a checkpoint axis); the exact per-example
 moments of :func:`theory.exact.delta_moments` are vmapped over those axes, so every criterion below
 is exact (no sampling), with uniform example weights. The dropout variant (``keep_prob``, ``noise``,
-``groups``, as in :func:`theory.dropout_criterion`) is shared by all runs.
+``groups``, as in :func:`theory.dropout_criterion`) and the ``loss`` (:mod:`theory.losses`; the
+non-square losses enumerate every pattern, :func:`theory.exact.expected_losses`) are shared by all
+runs.
 """
 
 from __future__ import annotations
@@ -13,15 +15,44 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from theory.exact import delta_moments, penalty_from_moments
-from theory.network import widths
+from theory.exact import delta_moments, expected_losses, penalty_from_moments
+from theory.losses import check_loss, pointwise_loss
+from theory.network import network_outputs, widths
 from theory.noise import Noise, as_noise
 
 
-def _criteria(params, X, Y, *, noise: Noise):
+def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
+    if loss != "square":
+        labels = Y.astype(jnp.int64) if loss == "cross_entropy" else Y
+        return (jnp.mean(pointwise_loss(loss, network_outputs(params, X), labels)),
+                jnp.mean(expected_losses(params, X, labels, noise, loss)))
     f, e1, e2 = delta_moments(params, X, noise)
     risk = jnp.mean(jnp.square(f - Y))
     return risk, risk + jnp.mean(penalty_from_moments(f, e1, e2, Y))
+
+
+def _per_example_penalty(params, X, Y, *, noise: Noise, loss: str):
+    """E_R l(D, y) - l(W(x), y) per example (every pattern enumerated for the non-square losses)."""
+    if loss == "square":
+        f, e1, e2 = delta_moments(params, X, noise)
+        return penalty_from_moments(f, e1, e2, Y)
+    labels = Y.astype(jnp.int64) if loss == "cross_entropy" else Y
+    return (expected_losses(params, X, labels, noise, loss)
+            - pointwise_loss(loss, network_outputs(params, X), labels))
+
+
+@partial(jax.jit, static_argnames=("noise", "loss"))
+def _penalties_over_runs(params, X, Y, noise, loss):
+    return jax.vmap(partial(_per_example_penalty, noise=noise, loss=loss))(params, X, Y)
+
+
+def exact_per_example_penalties(params, X, Y, keep_prob, *, noise="dropout", groups=None,
+                                loss="square"):
+    """The exact dropout penalty of every example of every run, (R, N): E_R l(D(W, x, R), y) -
+    l(W(x), y) (C14's per-example form under the square loss); arguments as
+    :func:`exact_risk_and_dropout_criterion`."""
+    return _penalties_over_runs(params, X, Y, _noise(params, keep_prob, noise, groups, 1),
+                                check_loss(loss))
 
 
 def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
@@ -29,9 +60,9 @@ def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
     return as_noise(widths(one), keep_prob, noise, groups)
 
 
-@partial(jax.jit, static_argnames=("noise",))
-def _over_runs(params, X, Y, noise):
-    return jax.vmap(partial(_criteria, noise=noise))(params, X, Y)
+@partial(jax.jit, static_argnames=("noise", "loss"))
+def _over_runs(params, X, Y, noise, loss="square"):
+    return jax.vmap(partial(_criteria, noise=noise, loss=loss))(params, X, Y)
 
 
 @partial(jax.jit, static_argnames=("noise",))
@@ -40,10 +71,12 @@ def _over_checkpoints(checkpoints, X, Y, noise):
     return jax.vmap(per_run)(checkpoints, X, Y)
 
 
-def exact_risk_and_dropout_criterion(params, X, Y, keep_prob, *, noise="dropout", groups=None):
-    """R and J_D of each run: params leaves (R, ...), X (R, N, K), Y (R, N); ``keep_prob`` a
-    number or one per dropout layer, the same for every run."""
-    return _over_runs(params, X, Y, _noise(params, keep_prob, noise, groups, 1))
+def exact_risk_and_dropout_criterion(params, X, Y, keep_prob, *, noise="dropout", groups=None,
+                                     loss="square"):
+    """R and J_D of each run: params leaves (R, ...), X (R, N, K), Y (R, N) (class labels as
+    numbers under cross-entropy); ``keep_prob`` a number or one per dropout layer, the same for
+    every run."""
+    return _over_runs(params, X, Y, _noise(params, keep_prob, noise, groups, 1), check_loss(loss))
 
 
 def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", groups=None):
