@@ -15,7 +15,8 @@ DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_weights \
                negative_weights_many_features weight_decay_threshold rescaling_invariance \
                penalty_vs_keep_prob variants_witnesses variants_depth variants_negative_weights \
-               variants_matrix practitioner_claims approximations
+               variants_matrix practitioner_claims approximations real_input_scale \
+               real_label_noise real_cross_entropy real_depth
 THEORY  := $(wildcard theory/*.py theory/paper/*.py)
 ENGINE  := experiments/common.py experiments/training.py experiments/sgd_kernel.py \
            experiments/initialisation.py \
@@ -27,7 +28,10 @@ FIGURES := $(EXPERIMENTS:%=figures/%.png)
 .DELETE_ON_ERROR:
 .PRECIOUS: results/%.json
 
-all: figures/REPORT.md
+# The experiments are independent processes: two at a time overlap one's compilation (one core)
+# with the other's computation.
+all: $(SETUP)
+	$(MAKE) -j$(NPROC) figures/REPORT.md
 
 $(SETUP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +55,8 @@ results/variants_matrix.json: experiments/variants.py experiments/variants_witne
     results/variants_negative_weights.json
 results/practitioner_claims.json: experiments/fig2_input_scale.py experiments/variants.py
 results/approximations.json: experiments/variants.py results/practitioner_claims.json
+results/real_input_scale.json results/real_label_noise.json results/real_cross_entropy.json \
+    results/real_depth.json: experiments/datasets.py
 
 # Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only.
 figures/%.png: results/%.json experiments/%.py experiments/common.py | $(SETUP)

@@ -19,6 +19,10 @@ EXPERIMENTS = (
     "variants_matrix",
     "practitioner_claims",
     "approximations",
+    "real_input_scale",
+    "real_label_noise",
+    "real_cross_entropy",
+    "real_depth",
 )
 
 

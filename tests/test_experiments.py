@@ -95,7 +95,7 @@ def test_report_has_a_row_for_every_claim_and_finding(tmp_path):
     report = (tmp_path / "REPORT.md").read_text()
     for i in range(1, 18):
         assert f"| C{i} |" in report
-    for i in range(1, 50):
+    for i in range(1, 65):
         assert f"| B{i} |" in report
     assert "## Beyond the paper" in report
 

@@ -1,0 +1,142 @@
+"""Depth on real data: the exact dropout penalty and the L2 penalty of trained networks (ours).
+
+    python -m experiments real_depth                   # writes figures/real_depth.*
+
+C12 (Theorem 18) says the dropout penalty can grow exponentially with depth while the L2 penalty
+needed to fit grows slowly. On diabetes (scikit-learn's copy, standardised; experiments/datasets.py)
+we train networks 10-8-...-8-1 of depth d = 2, 3, 4 (Torch's default initialisation; SGD with
+batch 1, learning rate 0.002 / (1 + 1e-5 t), Torch7 momentum 0.5, 30,000 steps) with dropout (keep
+1/2 on every hidden layer, inputs kept: PyTorch's placement, so the exact square-loss criterion
+enumerates only hidden layers 1..d-2, at most 2^16 patterns), with weight decay lambda = 0.01
+(weights only) or with neither, RUNS runs each (run r: split seed r and its own initial network
+and SGD stream). For every trained network: the exact dropout penalty J_D - R at keep (1, 1/2,
+...), the L2 penalty (lambda/2)||W||^2, the training risk and the test risk.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from experiments.common import COLORS, MARKERS, Finding
+from experiments.datasets import load_split
+from experiments.initialisation import torch_default_init
+from experiments.training import Regime, Schedule, stack_runs, train
+from theory.evaluation import exact_risk_and_dropout_criterion
+from theory.network import sum_squared_weights
+
+TITLE = "Depth on real data (diabetes): exact dropout and L2 penalties of trained networks"
+CLAIMS = ()
+SOURCES = ("datasets",)
+
+DEPTHS, HIDDEN, RUNS, LAM, KEEP = (2, 3, 4), 8, 6, 0.01, 0.5
+REGIMES = ("dropout", "weight_decay", "none")
+
+
+def _keep(depth):
+    return (1.0,) + (KEEP,) * (depth - 1)
+
+
+def compute(*, quick: bool, progress):
+    runs = 2 if quick else RUNS
+    schedule = Schedule(steps=2000 if quick else 30_000, lr=0.002, log_every=1000)
+    splits = [load_split("diabetes", seed=r) for r in range(runs)]
+    X = np.stack([s.X_train for s in splits for _ in REGIMES])
+    Y = np.stack([s.Y_train for s in splits for _ in REGIMES])
+    X_test = np.stack([s.X_test for s in splits for _ in REGIMES])
+    Y_test = np.stack([s.Y_test for s in splits for _ in REGIMES])
+    out = {"depths": DEPTHS, "regimes": REGIMES, "runs": runs, "lam": LAM, "keep": KEEP,
+           "description": splits[0].description.replace("seed 0", f"seeds 0-{runs - 1}")}
+    per_depth = {name: {k: [] for k in ("penalty", "l2_penalty", "risk", "test")}
+                 for name in REGIMES}
+    for d in DEPTHS:
+        keep = _keep(d)
+        regimes = {"dropout": Regime(keep_prob=np.asarray(keep)),
+                   "weight_decay": Regime(keep_prob=np.ones(d), lam=LAM),
+                   "none": Regime(keep_prob=np.ones(d))}
+        inits = [torch_default_init(jax.random.fold_in(jax.random.key(4420 + d), r), 10, HIDDEN, d)
+                 for r in range(runs)]
+        params = stack_runs([inits[r] for r in range(runs) for _ in REGIMES])
+        progress(f"depth {d}: training {runs * len(REGIMES)} networks x {schedule.steps:,} SGD steps")
+        trained = train(jax.random.split(jax.random.key(44200 + d), runs * len(REGIMES)), params,
+                        X, Y, stack_runs([regimes[g] for _ in range(runs) for g in REGIMES]),
+                        schedule)
+        final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
+        progress(f"depth {d}: exact dropout penalties at keep {keep}")
+        risk, j_d = (np.asarray(v) for v in exact_risk_and_dropout_criterion(final, X, Y, keep))
+        test, _ = exact_risk_and_dropout_criterion(final, X_test, Y_test, 1.0)
+        l2 = 0.5 * LAM * np.asarray(jax.vmap(sum_squared_weights)(final))
+        values = {"penalty": j_d - risk, "l2_penalty": l2, "risk": risk, "test": np.asarray(test)}
+        for g, name in enumerate(REGIMES):
+            for key, v in values.items():
+                per_depth[name][key].append(v.reshape(runs, len(REGIMES))[:, g])
+    for name in REGIMES:                          # (runs, depths)
+        out[name] = {key: np.stack(v, axis=1) for key, v in per_depth[name].items()}
+    return out, {"schedule": schedule._asdict(), "hidden": HIDDEN, "runs": runs, "lam": LAM,
+                 "keep": KEEP}
+
+
+def _growth(values):
+    """Per-run ratio of the last depth's value to the first's: its geometric mean and the share of
+    runs in which it exceeds 1."""
+    ratio = np.asarray(values)[:, -1] / np.asarray(values)[:, 0]
+    return float(np.exp(np.mean(np.log(ratio)))), float(np.mean(ratio > 1))
+
+
+def findings(data):
+    out = []
+    depths = data["depths"]
+    span = f"d = {depths[0]} to {depths[-1]}"
+    for id_, name in (("B58", "none"), ("B59", "dropout")):
+        penalty = np.asarray(data[name]["penalty"])
+        factor, share = _growth(penalty)
+        out.append(Finding(
+            id_, f"Diabetes: the exact dropout penalty of {name.replace('none', 'unregularised')}"
+                 f"{'-trained' if name == 'dropout' else ''} networks grows with depth (C12 on "
+                 "real data)",
+            f"mean penalty {np.round(penalty.mean(axis=0), 4).tolist()} at d = {list(depths)}; "
+            f"per-run factor {span}: geometric mean {factor:.2f}, > 1 in {share:.0%} of runs",
+            f"the per-run factor {span} exceeds 1 in every run", "sgd-only" if share == 1.0
+            else "fails"))
+    l2 = np.asarray(data["weight_decay"]["l2_penalty"])
+    dropout_penalty = np.asarray(data["weight_decay"]["penalty"])
+    l2_factor, _ = _growth(l2)
+    dropout_factor, _ = _growth(dropout_penalty)
+    out.append(Finding(
+        "B60", "Diabetes, weight-decay-trained networks: their dropout penalty grows with depth "
+               "faster than the L2 penalty they were trained with",
+        f"geometric-mean factor {span}: dropout penalty {dropout_factor:.2f}, (λ/2)||W||² "
+        f"{l2_factor:.2f}", "dropout penalty factor > L2 penalty factor",
+        "sgd-only" if dropout_factor > l2_factor else "fails"))
+    return out
+
+
+def plot(result):
+    import matplotlib.pyplot as plt
+
+    depths = np.asarray(result["depths"])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    keep = result["keep"]
+    for name in result["regimes"]:
+        for ax, key in zip(axes, ("penalty", "l2_penalty", "test")):
+            values = np.asarray(result[name][key])
+            ax.errorbar(depths + {"dropout": -0.05, "weight_decay": 0, "none": 0.05}[name],
+                        values.mean(axis=0),
+                        yerr=2 * values.std(axis=0, ddof=1) / np.sqrt(values.shape[0]),
+                        color=COLORS[name], marker=MARKERS[name], capsize=3,
+                        label=f"trained with {name.replace('_', ' ')}")
+        risk = np.asarray(result[name]["risk"]).mean(axis=0)
+        axes[2].plot(depths, risk, color=COLORS[name], ls=":", lw=1)
+    axes[0].set_yscale("log")
+    axes[0].set_title(f"exact dropout penalty J_D - R (keep {keep} on hidden layers)")
+    axes[1].set_yscale("log")
+    axes[1].set_title(f"L2 penalty (λ/2)||W||², λ = {result['lam']}")
+    axes[2].set_title("test risk (dotted: training risk)")
+    for ax in axes:
+        ax.set_xlabel("depth d (layers of weights)")
+        ax.set_xticks(depths)
+    axes[0].legend()
+    fig.suptitle(f"Diabetes, width 8: {result['runs']} runs per point, mean ± 2 standard errors; "
+                 f"{result['description']}", fontsize=9)
+    fig.tight_layout()
+    return fig
