@@ -25,7 +25,7 @@ regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), R
 schedule = Schedule(steps=400, log_every=100)
 split = train(keys, params, X, Y, regime, schedule)
 single = _train_single(keys, params, X, Y, regime, schedule=schedule, noise=run_noise(params),
-                       noisy=noisy_layers(regime, 3))                                # one device
+                       noisy=noisy_layers(regime, 3), loss="square")                 # one device
 devices = {d for leaf in jax.tree_util.tree_leaves(single) for d in leaf.devices()}
 equal = all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(split),
                                                  jax.tree_util.tree_leaves(single)))
