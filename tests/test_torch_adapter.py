@@ -61,13 +61,36 @@ def test_exact_criterion_matches_the_pytorch_model_in_train_mode():
      r"Dropout1d \(module 2\) cannot"),
     (nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1), nn.Dropout(0.5)),
      "ReLU or Dropout after it"),
-    (nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2)), "2 outputs"),
     (nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1)), "without a ReLU"),
     (nn.Sequential(nn.ReLU(), nn.Linear(3, 1)), "must follow a hidden Linear"),
 ])
 def test_what_cannot_be_represented_is_refused_by_name(model, message):
     with pytest.raises(ValueError, match=message):
         theory.from_torch(model)
+
+
+def test_cross_entropy_of_a_pytorch_classifier_matches_its_own_loss_in_train_mode():
+    """A three-class head: our exact cross-entropy J_D against nn.CrossEntropyLoss of the model in
+    train mode, sampled as above; the square loss refuses the three outputs by name."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Dropout(0.4),
+                          nn.Linear(5, 4), nn.ReLU(), nn.Dropout(0.3), nn.Linear(4, 3)).double()
+    params, keep = theory.from_torch(model)
+    rng = np.random.default_rng(3)
+    X, labels = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    exact = theory.dropout_criterion(params, X, labels, keep_prob=keep, loss="cross_entropy")
+    repeats = 20_000
+    model.train()
+    torch.manual_seed(4)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.tile(X, (repeats, 1))))
+        losses = nn.functional.cross_entropy(logits, torch.from_numpy(np.tile(labels, repeats)),
+                                             reduction="none").numpy().reshape(repeats, 6)
+    samples = losses.mean(axis=1)
+    se = samples.std(ddof=1) / np.sqrt(repeats)
+    assert abs(samples.mean() - exact) <= Z * se
+    with pytest.raises(ValueError, match="exactly one output.*loss='cross_entropy'"):
+        theory.dropout_criterion(params, X, labels, keep_prob=keep)
 
 
 def test_only_a_sequential_is_accepted():

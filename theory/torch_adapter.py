@@ -36,8 +36,11 @@ def from_torch(module):
         params, keep = theory.from_torch(model)
         theory.dropout_penalty(params, X, Y, keep_prob=keep)
 
+    A head with C >= 2 outputs (a classifier's logits, as ``nn.CrossEntropyLoss`` reads them) is
+    converted too; judge it with ``loss="cross_entropy"``.
+
     Raises ValueError for anything else (another activation, BatchNorm, spatial dropout, a Dropout
-    or ReLU after the last Linear, a head with more than one output, hidden layers without ReLU).
+    or ReLU after the last Linear, hidden layers without ReLU).
     """
     try:
         import torch.nn as nn
@@ -78,7 +81,4 @@ def from_torch(module):
     if activated or keep[-1] != 1.0:
         raise ValueError("the last module must be the output Linear: a ReLU or Dropout after it "
                          "cannot be represented (the output node is linear and never dropped)")
-    if params[-1][0].shape[0] != 1:
-        raise ValueError(f"the output Linear has {params[-1][0].shape[0]} outputs; the standard "
-                         "architecture has one output node")
     return tuple(params), tuple(keep[:-1])
