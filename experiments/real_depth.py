@@ -124,7 +124,8 @@ def plot(result):
                         values.mean(axis=0),
                         yerr=2 * values.std(axis=0, ddof=1) / np.sqrt(values.shape[0]),
                         color=COLORS[name], marker=MARKERS[name], capsize=3,
-                        label=f"trained with {name.replace('_', ' ')}")
+                        label="trained without regularisation" if name == "none"
+                        else f"trained with {name.replace('_', ' ')}")
         risk = np.asarray(result[name]["risk"]).mean(axis=0)
         axes[2].plot(depths, risk, color=COLORS[name], ls=":", lw=1)
     axes[0].set_yscale("log")

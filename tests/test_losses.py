@@ -144,6 +144,35 @@ def test_jensen_penalty_is_nonnegative_at_depth_1(params, keep, noise):
         assert penalty >= -1e-12
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_label_dependence_only_through_the_inference_gap(loss):
+    """B62 and its logistic analogue: changing the label y to c moves the penalty by the logits'
+    inference gap, -(E[D_c] - W_c) + (E[D_y] - W_y) (for the logistic loss, c = 1 - y: the gap of
+    the output). With only the last hidden layer noisy (d = 2, inputs kept) the gap is 0, so the
+    penalty is free of the labels; with an earlier noisy layer it is not."""
+    rng = np.random.default_rng(9)
+    outputs = 3 if loss == "cross_entropy" else 1
+    X = rng.normal(size=(4, 2)) * 1.5
+    labels = [np.full(4, float(c)) for c in range(max(outputs, 2))]
+    for sizes, keep, free in (([2, 4, outputs], (1.0, 0.4), True),
+                              ([2, 3, 3, outputs], (1.0, 0.4, 0.6), False)):
+        params = random_network(rng, sizes)
+        penalties = [theory.dropout_penalty(params, X, Y, keep_prob=keep, loss=loss)
+                     for Y in labels]
+        (W, b), hidden = params[-1], params[:-1]
+        # E[D_k] - W_k(x) of output k from the square-loss route, one output row at a time
+        gaps = [np.mean(theory.deviation_moments(hidden + ((W[k:k + 1], b[k:k + 1]),), X,
+                                                 keep_prob=keep)[1]) for k in range(outputs)]
+        if loss == "logistic":          # l(D, 0) - l(D, 1) = softplus(D) - softplus(-D) = D
+            expected = [gaps[0], 0.0]
+        else:
+            expected = [gaps[0] - gaps[c] for c in range(outputs)]
+        np.testing.assert_allclose(np.subtract(penalties, penalties[-1 if loss == "logistic" else 0]),
+                                   expected, rtol=1e-9, atol=1e-12)
+        spread = max(penalties) - min(penalties)
+        assert (spread < 1e-12) if free else (spread > 1e-3), (sizes, penalties)
+
+
 def test_gradient_matches_finite_differences():
     params, X, Y, weights, keep = loss_case(4, "cross_entropy", 2)
 
