@@ -56,8 +56,20 @@ def load_split(name: str, *, seed: int = 0) -> Split:
     if not classes:
         y_mean, y_sd = y_train.mean(), y_train.std()
         y_train, y_test = (y_train - y_mean) / y_sd, (y_test - y_mean) / y_sd
+    return Split(X_train, y_train, X_test, y_test, classes,
+                 _describe(name, X.shape, classes, len(y_train), len(y_test), f"seed {seed}"))
+
+
+def load_runs(name: str, runs: int) -> tuple[list[Split], str]:
+    """The splits of runs 0..runs-1 (run r uses split seed r) and one description naming them."""
+    splits = [load_split(name, seed=r) for r in range(runs)]
+    first = splits[0]
+    shape = (len(first.Y_train) + len(first.Y_test), first.X_train.shape[1])
+    return splits, _describe(name, shape, first.num_classes, len(first.Y_train),
+                             len(first.Y_test), f"seeds 0-{runs - 1}")
+
+
+def _describe(name, shape, classes, num_train, num_test, seeds: str) -> str:
     task = "regression, target standardised" if not classes else f"{classes} classes"
-    description = (f"{name} (scikit-learn, {X.shape[0]} x {X.shape[1]}, {task}); "
-                   f"{len(y_train)}/{len(y_test)} train/test split, seed {seed}; "
-                   "features standardised on the training set")
-    return Split(X_train, y_train, X_test, y_test, classes, description)
+    return (f"{name} (scikit-learn, {shape[0]} x {shape[1]}, {task}); {num_train}/{num_test} "
+            f"train/test split, {seeds}; features standardised on the training set")

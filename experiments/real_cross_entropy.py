@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Finding, rounding_bound
-from experiments.datasets import load_split
+from experiments.datasets import load_runs
 from experiments.initialisation import torch_default_init
 from experiments.training import Regime, Schedule, stack_runs, train
 from theory.evaluation import exact_per_example_penalties
@@ -53,13 +53,12 @@ def _init(key, K, d, classes):
 
 
 def _dataset(name, runs, schedule, progress):
-    splits = [load_split(name, seed=r) for r in range(runs)]
+    splits, description = load_runs(name, runs)
     classes = splits[0].num_classes
     K = splits[0].X_train.shape[1]
     X = np.stack([s.X_train for s in splits for _ in REGIMES])
     Y = np.stack([s.Y_train for s in splits for _ in REGIMES])
-    out = {"classes": classes, "description": splits[0].description.replace(
-        "seed 0", f"seeds 0-{runs - 1}"), "by_depth": []}
+    out = {"classes": classes, "description": description, "by_depth": []}
     for d in DEPTHS:
         keep = (1.0,) + (KEEP,) * (d - 1)
         regimes = {"dropout": Regime(keep_prob=np.asarray(keep)), "none": Regime(keep_prob=np.ones(d))}

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_split
+from experiments.datasets import load_runs
 from experiments.initialisation import torch_default_init
 from experiments.training import Regime, Schedule, stack_runs, train
 from theory.evaluation import exact_risk_and_dropout_criterion
@@ -40,13 +40,13 @@ def _keep(depth):
 def compute(*, quick: bool, progress):
     runs = 2 if quick else RUNS
     schedule = Schedule(steps=2000 if quick else 30_000, lr=0.002, log_every=1000)
-    splits = [load_split("diabetes", seed=r) for r in range(runs)]
+    splits, description = load_runs("diabetes", runs)
     X = np.stack([s.X_train for s in splits for _ in REGIMES])
     Y = np.stack([s.Y_train for s in splits for _ in REGIMES])
     X_test = np.stack([s.X_test for s in splits for _ in REGIMES])
     Y_test = np.stack([s.Y_test for s in splits for _ in REGIMES])
     out = {"depths": DEPTHS, "regimes": REGIMES, "runs": runs, "lam": LAM, "keep": KEEP,
-           "description": splits[0].description.replace("seed 0", f"seeds 0-{runs - 1}")}
+           "description": description}
     per_depth = {name: {k: [] for k in ("penalty", "l2_penalty", "risk", "test")}
                  for name in REGIMES}
     for d in DEPTHS:

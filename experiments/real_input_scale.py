@@ -26,11 +26,10 @@ standard error is larger; a regime is "not flat" when its range exceeds that.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_split
+from experiments.datasets import load_runs
 from experiments.initialisation import torch_default_init
 from experiments.training import Regime, Schedule, stack_runs, train
 from theory.evaluation import exact_risk_and_dropout_criterion
@@ -64,7 +63,7 @@ def _keep(regime: Regime):
 def compute(*, quick: bool, progress):
     runs = 2 if quick else RUNS
     schedule = Schedule(steps=2000 if quick else 30_000, log_every=1000)
-    splits = [load_split("diabetes", seed=r) for r in range(runs)]
+    splits, description = load_runs("diabetes", runs)
     names = list(REGIMES)
     grid = [(r, s, g) for r in range(runs) for s in range(len(SCALES)) for g in range(len(names))]
     run, scale, regime = (np.array(a) for a in zip(*grid))
@@ -87,7 +86,7 @@ def compute(*, quick: bool, progress):
     final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trajectory.params)
     progress("judging the trained networks with the exact evaluator")
     out = {"scales": SCALES, "regimes": names, "labels": LABELS, "runs": runs,
-           "description": splits[0].description.replace("seed 0", f"seeds 0-{runs - 1}")}
+           "description": description}
     for g, name in enumerate(names):
         rows = regime == g
         net = jax.tree_util.tree_map(lambda leaf: leaf[rows], final)

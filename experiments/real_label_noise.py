@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_split
+from experiments.datasets import load_runs
 from experiments.initialisation import torch_default_init
 from experiments.training import Regime, Schedule, stack_runs, train
 from theory.evaluation import exact_risk_and_dropout_criterion
@@ -59,7 +59,7 @@ def noisy_labels(split, level, rng_draw, loss):
 
 
 def _task(name, spec, runs, schedule, progress):
-    splits = [load_split(name, seed=r) for r in range(runs)]
+    splits, description = load_runs(name, runs)
     draws = []
     for r, split in enumerate(splits):
         rng = np.random.default_rng(1000 + r)
@@ -96,7 +96,7 @@ def _task(name, spec, runs, schedule, progress):
     values = {"risk": risk, "penalty": j_d - risk, "penalty_clean_labels": clean_j_d - clean_risk,
               "test": np.asarray(test), "l2_penalty": l2}
     out = {"levels": levels, "loss": loss, "keep": keep, "noise": spec["noise"],
-           "description": splits[0].description.replace("seed 0", f"seeds 0-{runs - 1}")}
+           "description": description}
     for g, regime_name in enumerate(REGIMES):
         out[regime_name] = {key: v.reshape(shape)[:, :, g] for key, v in values.items()}
     return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import theory
-from experiments.datasets import DATASETS, load_split
+from experiments.datasets import DATASETS, load_runs, load_split
 from helpers import random_network
 from theory.evaluation import exact_per_example_penalties, exact_risk_and_dropout_criterion
 
@@ -33,6 +33,12 @@ def test_split_is_fixed_standardised_and_complete(name):
     again = load_split(name, seed=3)
     np.testing.assert_array_equal(again.X_test, split.X_test)
     assert not np.array_equal(load_split(name, seed=4).Y_test, split.Y_test)
+
+
+def test_run_r_uses_split_seed_r_and_the_description_says_so():
+    splits, description = load_runs("wine", 3)
+    np.testing.assert_array_equal(splits[2].X_test, load_split("wine", seed=2).X_test)
+    assert "178 x 13" in description and "124/54" in description and "seeds 0-2" in description
 
 
 def test_unknown_data_set_is_a_clear_error():

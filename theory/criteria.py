@@ -25,8 +25,8 @@ import numpy as np
 from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, expected_losses
 from theory.exact import penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
-from theory.losses import check_labels, check_loss, pointwise_loss
-from theory.network import as_data, as_inputs, as_params, network_output, network_outputs
+from theory.losses import check_labels, check_loss
+from theory.network import as_data, as_inputs, as_params, losses_without_noise
 from theory.network import sum_squared_weights, widths
 from theory.noise import as_noise, as_number, is_traced
 
@@ -104,13 +104,6 @@ def _data(params, X, Y, weights, loss):
     return params, X, check_labels(loss, Y, params[-1][0].shape[0]), weights
 
 
-def _noiseless_losses(params, X, Y, loss):
-    """l(W(x), y) per example (the square loss through the paper's single-output W(x))."""
-    outputs = network_outputs(params, X) if loss == "cross_entropy" \
-        else network_output(params, X)[:, None]
-    return pointwise_loss(loss, outputs, Y)
-
-
 def _expected_losses(params, X, Y, *, keep_prob, noise, groups, method, max_patterns, loss):
     """E_R l(D(W, x, R), y) per example under a non-square loss (every pattern enumerated)."""
     if method not in METHODS:
@@ -157,7 +150,7 @@ def output_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, me
 def risk(params, X, Y, *, weights=None, loss="square"):
     """R(W) = E_(x,y) l(W(x), y) without dropout; l the square loss (default) or ``loss``."""
     params, X, Y, weights = _data(params, X, Y, weights, loss)
-    return _scalar(weights @ _noiseless_losses(params, X, Y, loss))
+    return _scalar(weights @ losses_without_noise(params, X, Y, loss))
 
 
 @_variant_doc
@@ -169,7 +162,7 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
     if loss != "square":
         expected = _expected_losses(params, X, Y, keep_prob=keep_prob, noise=noise, groups=groups,
                                     method=method, max_patterns=max_patterns, loss=loss)
-        return _scalar(weights @ (expected - _noiseless_losses(params, X, Y, loss)))
+        return _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
     _, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
                                       groups=groups, method=method, max_patterns=max_patterns)
     return _scalar(weights @ penalty)

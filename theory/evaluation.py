@@ -16,34 +16,32 @@ import jax
 import jax.numpy as jnp
 
 from theory.exact import delta_moments, expected_losses, penalty_from_moments
-from theory.losses import check_loss, pointwise_loss
-from theory.network import network_outputs, widths
+from theory.losses import check_labels, check_loss
+from theory.network import losses_without_noise, widths
 from theory.noise import Noise, as_noise
 
 
-def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
-    if loss != "square":
-        labels = Y.astype(jnp.int64) if loss == "cross_entropy" else Y
-        return (jnp.mean(pointwise_loss(loss, network_outputs(params, X), labels)),
-                jnp.mean(expected_losses(params, X, labels, noise, loss)))
-    f, e1, e2 = delta_moments(params, X, noise)
-    risk = jnp.mean(jnp.square(f - Y))
-    return risk, risk + jnp.mean(penalty_from_moments(f, e1, e2, Y))
-
-
-def _per_example_penalty(params, X, Y, *, noise: Noise, loss: str):
-    """E_R l(D, y) - l(W(x), y) per example (every pattern enumerated for the non-square losses)."""
+def _losses_and_penalties(params, X, Y, *, noise: Noise, loss: str = "square"):
+    """Per example: l(W(x), y) and the exact penalty E_R l(D, y) - l(W(x), y) (C14's form
+    E[delta^2] + 2 (W(x) - y) E[delta] under the square loss; every pattern enumerated otherwise)."""
+    Y = check_labels(loss, Y, 0)                       # traced here: class labels become integers
     if loss == "square":
         f, e1, e2 = delta_moments(params, X, noise)
-        return penalty_from_moments(f, e1, e2, Y)
-    labels = Y.astype(jnp.int64) if loss == "cross_entropy" else Y
-    return (expected_losses(params, X, labels, noise, loss)
-            - pointwise_loss(loss, network_outputs(params, X), labels))
+        return jnp.square(f - Y), penalty_from_moments(f, e1, e2, Y)
+    noiseless = losses_without_noise(params, X, Y, loss)
+    return noiseless, expected_losses(params, X, Y, noise, loss) - noiseless
+
+
+def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
+    losses, penalties = _losses_and_penalties(params, X, Y, noise=noise, loss=loss)
+    risk = jnp.mean(losses)
+    return risk, risk + jnp.mean(penalties)
 
 
 @partial(jax.jit, static_argnames=("noise", "loss"))
 def _penalties_over_runs(params, X, Y, noise, loss):
-    return jax.vmap(partial(_per_example_penalty, noise=noise, loss=loss))(params, X, Y)
+    return jax.vmap(lambda *args: _losses_and_penalties(*args, noise=noise, loss=loss)[1])(
+        params, X, Y)
 
 
 def exact_per_example_penalties(params, X, Y, keep_prob, *, noise="dropout", groups=None,

@@ -30,7 +30,7 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from theory.losses import check_loss, check_outputs
+from theory.losses import check_loss, check_outputs, pointwise_loss
 from theory.noise import is_traced
 
 Params = tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -157,6 +157,14 @@ def network_outputs(params, X):
     """Every output node's value without dropout (the logits under cross-entropy): shape (N, C)."""
     W, b = params[-1]
     return _last_hidden(params, X) @ W.T + b
+
+
+def losses_without_noise(params, X, Y, loss: str):
+    """l(W(x), y) per example for a loss of :mod:`theory.losses` (labels already checked); the
+    single-output losses read W(x) from :func:`network_output`."""
+    outputs = network_outputs(params, X) if loss == "cross_entropy" \
+        else network_output(params, X)[:, None]
+    return pointwise_loss(loss, outputs, Y)
 
 
 def sum_squared_weights(params) -> float:
