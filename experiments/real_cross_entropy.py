@@ -131,9 +131,10 @@ def findings(data):
             grows &= bool(np.all(last > first))
             parts.append(f"{name}: mean penalty "
                          f"{[round(_summary(e, regime)['mean'], 4) for e in ds['by_depth']]}")
+        trained = "without regularisation" if regime == "none" else "with dropout"
         out.append(Finding(
-            id_, f"Cross-entropy, networks trained {'without regularisation' if regime == 'none' else 'with dropout'}: "
-                 "the exact dropout penalty grows with depth",
+            id_, f"Cross-entropy, networks trained {trained}: the exact dropout penalty grows with "
+                 "depth",
             "; ".join(parts) + f" at d = {list(data['depths'])}",
             f"every run's mean penalty at d = {data['depths'][-1]} exceeds its d = "
             f"{data['depths'][0]} value, on both data sets", "sgd-only" if grows else "fails"))

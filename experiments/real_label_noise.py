@@ -125,13 +125,13 @@ def findings(data):
     ids = iter(range(54, 58))
     for name, task in data["tasks"].items():
         top = len(task["levels"]) - 1
-        gain, se = _paired(np.asarray(task["none"]["test"])[:, top],
-                           np.asarray(task["dropout"]["test"])[:, top])
+        test = {regime: np.asarray(task[regime]["test"])[:, top] for regime in data["regimes"]}
+        gain, se = _paired(test["none"], test["dropout"])
         out.append(Finding(
             f"B{next(ids)}", f"{name}: at the highest label noise ({task['levels'][top]}) dropout "
                              f"ends with a lower clean test loss than no regularisation",
             f"test loss none - dropout {gain:+.3f} (SE {se:.3f}, {data['runs']} paired runs); "
-            f"weight decay - dropout {_paired(np.asarray(task['weight_decay']['test'])[:, top], np.asarray(task['dropout']['test'])[:, top])[0]:+.3f}",
+            f"weight decay - dropout {_paired(test['weight_decay'], test['dropout'])[0]:+.3f}",
             "paired difference > 2 standard errors", "sgd-only" if gain > 2 * se else "fails"))
         penalty = np.asarray(task["dropout"]["penalty"])
         grow, se = _paired(penalty[:, top], penalty[:, 0])

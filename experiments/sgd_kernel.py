@@ -4,8 +4,9 @@
 carries the run axis LAST (parameters ``W`` (n_out, n_in, T), biases (n_out, T), inputs (N, K, T)),
 so each elementwise operation of a step is one vectorised loop over the runs, and XLA fuses a
 step into a handful of loops whose data stay in the core's cache. The gradient of the loss (square,
-logistic or cross-entropy, :mod:`theory.losses`) is written out by hand (backpropagation through the noisy network of :mod:`theory.noise`; the ReLU's
-derivative at 0 is taken as 0, as PyTorch does); tests/test_training.py checks it against
+logistic or cross-entropy, :mod:`theory.losses`) is written out by hand (backpropagation through
+the noisy network of :mod:`theory.noise`; the ReLU's derivative at 0 is taken as 0, as PyTorch
+does); tests/test_training.py checks it against
 ``jax.grad`` of :func:`experiments.training.noisy_loss` for every kind of noise.
 
 Random numbers. Each run has its own counter-based stream: word pair j of step t is the Threefry-2x32

@@ -15,8 +15,9 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
    (the gradient of (lam/2) ||W||^2); biases are decayed too when ``decay_biases`` = 1, as Torch's
    ``optim.sgd`` does (it decays every parameter);
 4. heavy-ball momentum with dampening, v <- momentum v + (1 - dampening) g, and W <- W - lr_t v with
-   lr_t = lr_scale lr / (1 + lr_decay t) (``lr_scale`` per run, default 1). Torch7's ``optim.sgd`` sets dampening = momentum by default;
-   PyTorch's ``torch.optim.SGD`` uses dampening = 0 (optax: scale, trace, scale_by_schedule);
+   lr_t = lr_scale lr / (1 + lr_decay t) (``lr_scale`` per run, default 1). Torch7's ``optim.sgd``
+   sets dampening = momentum by default; PyTorch's ``torch.optim.SGD`` uses dampening = 0 (optax:
+   scale, trace, scale_by_schedule);
 5. optionally project the weights (not the biases) onto W >= 0, and optionally hold the biases at 0.
 
 Everything runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs

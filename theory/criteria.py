@@ -11,10 +11,11 @@ Square loss without 1/2; P is given by examples X (N, K), labels Y (N,) and exam
 D(W, x, R) is the output under a noise realisation R of any member of the dropout family
 (:mod:`theory.noise`). With ``loss="logistic"`` or ``"cross_entropy"`` (:mod:`theory.losses`) the
 square (D - y)^2 becomes that loss l(D, y) in R, J_D and J2, and the penalty is J_D - R; there the
-exact route enumerates every pattern (no moments, no linear route). All values are exact up to float64 rounding; ``method`` selects the route:
-"enumerate" (:mod:`theory.exact`), "linear" (:mod:`theory.linear_regime`: weights, biases and inputs
-all >= 0, Bernoulli noise) or "auto" (linear when it applies, else enumerate). Under ``jax.grad`` or
-``jit`` (traced arguments) "auto" enumerates, and the functions return JAX scalars or arrays.
+exact route enumerates every pattern (no moments, no linear route). All values are exact up to
+float64 rounding; ``method`` selects the route: "enumerate" (:mod:`theory.exact`), "linear"
+(:mod:`theory.linear_regime`: weights, biases and inputs all >= 0, Bernoulli noise) or "auto"
+(linear when it applies, else enumerate). Under ``jax.grad`` or ``jit`` (traced arguments) "auto"
+enumerates, and the functions return JAX scalars or arrays.
 """
 
 from __future__ import annotations
@@ -72,9 +73,13 @@ def _scalar(value):
     return value if is_traced(value) else float(value)
 
 
-def _noise_and_route(params, X, keep_prob, noise, groups, method):
+def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _noise_and_route(params, X, keep_prob, noise, groups, method):
+    _check_method(method)
     spec = as_noise(widths(params), keep_prob, noise, groups)
     traced = any(is_traced(a) for a in [X] + [a for pair in params for a in pair])
     linear_ok = spec.kind != "gaussian" and not traced and linear_regime_applies(params, X)
@@ -106,8 +111,7 @@ def _data(params, X, Y, weights, loss):
 
 def _expected_losses(params, X, Y, *, keep_prob, noise, groups, method, max_patterns, loss):
     """E_R l(D(W, x, R), y) per example under a non-square loss (every pattern enumerated)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_method(method)
     if method == "linear":
         raise ValueError(f"method='linear' applies to loss='square' only (it propagates two "
                          f"moments, which determine only a quadratic loss); loss={loss!r} takes "
