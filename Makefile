@@ -7,20 +7,19 @@ PY     := $(VENV)/bin/python
 SETUP  := $(VENV)/.installed
 
 # Expose every CPU core to JAX as a device; training splits its runs over all local devices
-# (experiments/training.py:train). On a GPU/TPU host the accelerators are used as they are.
+# (sgd/training.py:train). On a GPU/TPU host the accelerators are used as they are.
 # (Only for the compute stage: the exact evaluator and the tests run faster on one device.)
 NPROC     := $(shell nproc 2>/dev/null || echo 1)
 DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 
-EXPERIMENTS := fig1_negative_penalty fig2_input_scale depth_penalty negative_weights \
-               negative_weights_many_features weight_decay_threshold rescaling_invariance \
-               penalty_vs_keep_prob variants_witnesses variants_depth variants_negative_weights \
-               variants_matrix practitioner_claims approximations real_input_scale \
-               real_label_noise real_cross_entropy real_depth
-THEORY  := $(wildcard theory/*.py theory/paper/*.py)
-ENGINE  := experiments/common.py experiments/training.py experiments/sgd_kernel.py \
-           experiments/initialisation.py \
-           experiments/registry.py experiments/__main__.py
+# The experiments and each result's prerequisites come from the code: the registry lists the
+# experiments, and every result depends on the project files its study imports (transitively) and
+# the cached results it reads (`python -m experiments --deps`, experiments/dependencies.py).
+DEPS    := results/deps.mk
+SOURCES := $(shell find theory sgd experiments -name '*.py' 2>/dev/null)
+ifeq ($(filter test test-all bench clean distclean,$(MAKECMDGOALS)),)
+-include $(DEPS)
+endif
 RESULTS := $(EXPERIMENTS:%=results/%.json)
 FIGURES := $(EXPERIMENTS:%=figures/%.png)
 
@@ -28,9 +27,9 @@ FIGURES := $(EXPERIMENTS:%=figures/%.png)
 .DELETE_ON_ERROR:
 .PRECIOUS: results/%.json
 
-# The experiments are independent processes: two at a time overlap one's compilation (one core)
-# with the other's computation.
-all: $(SETUP)
+# The experiments are independent processes, run $(NPROC) at a time (one per core): one's
+# compilation (one core) overlaps another's computation.
+all: $(SETUP) $(DEPS)
 	$(MAKE) -j$(NPROC) figures/REPORT.md
 
 $(SETUP): pyproject.toml
@@ -39,27 +38,16 @@ $(SETUP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,torch]'
 	touch $@
 
-# Compute stage: results/NAME.json depends on the experiment, the engine and theory/.
-results/%.json: experiments/%.py $(ENGINE) $(THEORY) | $(SETUP)
+$(DEPS): $(SOURCES) | $(SETUP)
+	mkdir -p results
+	$(PY) -m experiments --deps > $@.tmp && mv $@.tmp $@
+
+# Compute stage: results/NAME.json; its prerequisites are in $(DEPS).
+results/%.json: | $(SETUP)
 	XLA_FLAGS="$(DEVICES) $(XLA_FLAGS)" $(PY) -m experiments $* --stage compute
 
-# Results that also depend on shared study code (each module's SOURCES) or on other results (the
-# INPUTS of variants_matrix and approximations): prerequisites only, the recipe is the rule above.
-results/variants_witnesses.json: experiments/variants.py experiments/penalty_vs_keep_prob.py
-results/variants_depth.json: experiments/variants.py
-results/variants_negative_weights.json: experiments/variants.py experiments/negative_weights.py
-results/variants_matrix.json: experiments/variants.py experiments/variants_witnesses.py \
-    experiments/variants_depth.py experiments/variants_negative_weights.py \
-    experiments/penalty_vs_keep_prob.py experiments/negative_weights.py \
-    results/variants_witnesses.json results/variants_depth.json \
-    results/variants_negative_weights.json
-results/practitioner_claims.json: experiments/fig2_input_scale.py experiments/variants.py
-results/approximations.json: experiments/variants.py results/practitioner_claims.json
-results/real_input_scale.json results/real_label_noise.json results/real_cross_entropy.json \
-    results/real_depth.json: experiments/datasets.py
-
 # Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only.
-figures/%.png: results/%.json experiments/%.py experiments/common.py | $(SETUP)
+figures/%.png: | $(SETUP)
 	$(PY) -m experiments $* --stage plot
 
 figures/REPORT.md: $(FIGURES) experiments/report.py

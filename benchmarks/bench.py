@@ -10,16 +10,16 @@ writes nothing else (no figure, no cache). What it measures:
   dropout keep 1/2, weight decay 1/2 on every parameter, or neither; momentum 0.5 with Torch7
   dampening; lr 0.01 / (1 + 1e-5 t)), in model-steps per second, at 150, 1,500 and 15,000 models
   (10, 100 and 1,000 runs of the protocol's 15 networks), for our engine
-  (experiments.training.train) and for the strongest PyTorch peer we know: every model in one set
+  (sgd.training.train) and for the strongest PyTorch peer we know: every model in one set
   of batched tensors (no Python loop over models), autograd, in-place momentum, float32, run eager
   and under ``torch.compile``. Each timed after a warm-up, repeated, medians reported. Two
   one-model-at-a-time loops (eager PyTorch with nn.Dropout and optim.SGD; one jitted JAX step
   driven from Python) are timed on 15 models for context.
 * Set-up: building the protocol's runs (initial networks, data, keys, regimes;
-  experiments.fig2_input_scale.protocol_runs) for 10, 100 and 1,000 runs, first call (compilation
+  experiments.shared.parity_protocol.protocol_runs) for 10, 100 and 1,000 runs, first call (compilation
   included, as a user meets it).
 * Exact J_D: the subset-sum route (theory.exact._split_moments) against the same engine evaluating
-  every pattern on its own (theory.exact.SPLIT_ROUTE = False) on a d = 3 network (K = 4, n = 20,
+  every pattern on its own (theory.exact.delta_moments with split_route=False) on a d = 3 network (K = 4, n = 20,
   50 examples, 2^24 patterns); and on a small network (K = 4, n = 6, d = 3) against a vectorised
   enumeration of all 2^16 node patterns (theory.enumeration, NumPy) and Monte Carlo run until its
   standard error is 1e-3 of the value.
@@ -50,13 +50,14 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import theory  # noqa: E402
-import theory.exact  # noqa: E402
-from experiments import fig2_input_scale as fig2  # noqa: E402
-from experiments.training import Schedule, noisy_loss, run_noise, train  # noqa: E402
+from experiments.shared import parity_protocol as protocol  # noqa: E402
+from sgd.training import Schedule, noisy_loss, run_noise, train  # noqa: E402
 from theory.enumeration import brute_force_criterion  # noqa: E402
-from theory.noise import draw_raw  # noqa: E402
+from theory.exact import delta_moments, penalty_from_moments  # noqa: E402
+from theory.network import as_params, random_network, widths  # noqa: E402
+from theory.noise import as_noise, draw_raw  # noqa: E402
 
-K, N_HIDDEN, N_EXAMPLES = fig2.K, fig2.N_HIDDEN, fig2.N_EXAMPLES
+K, N_HIDDEN, N_EXAMPLES = protocol.K, protocol.N_HIDDEN, protocol.N_EXAMPLES
 NETWORKS_PER_RUN = 15                         # 5 scales x 3 regimes, Torch7 momentum
 MODEL_COUNTS = (150, 1_500, 15_000)
 SETUP_RUNS = (10, 100, 1_000)
@@ -78,9 +79,9 @@ def _median_time(fn, repeats, warmup=None):
 
 def protocol(runs):
     """The Figure 2 protocol's networks as the paper ran them: runs x 5 scales x 3 regimes (Torch7
-    momentum, weight decay on every parameter), from experiments/fig2_input_scale.py."""
-    regimes = {name: fig2.REGIMES[name] for name in ("dropout", "weight_decay_biases", "none")}
-    _, keys, params, X, Y, regime = fig2.protocol_runs(runs, regimes, {"torch7": 0.5})
+    momentum, weight decay on every parameter), from experiments/shared/parity_protocol.py."""
+    regimes = {name: protocol.REGIMES[name] for name in ("dropout", "weight_decay_biases", "none")}
+    _, keys, params, X, Y, regime = protocol.protocol_runs(runs, regimes, {"torch7": 0.5})
     return keys, params, X, Y, regime
 
 
@@ -218,28 +219,27 @@ def bench_torch_one_at_a_time(models, steps, repeats):
     return _throughput(keys.shape[0], steps, median, times, dtype="float32")
 
 
-def _random_network(rng, sizes, scale=1.0):
-    return tuple((rng.normal(size=(o, i)) * scale / np.sqrt(i), rng.normal(size=o) * 0.1)
-                 for i, o in zip(sizes[:-1], sizes[1:]))
+def _exact_criterion(params, X, Y, *, split_route: bool) -> float:
+    """J_D at keep 1/2 from the exact engine's moments, by either route of node dropout."""
+    noise = as_noise(widths(params), 0.5, "dropout", None)
+    f, e1, e2 = delta_moments(params, X, noise, split_route=split_route)
+    return float(np.mean(np.square(f - Y) + penalty_from_moments(f, e1, e2, Y)))
 
 
 def bench_exact_split(quick, repeats):
     """Goal: the subset-sum route at least 5x the per-pattern route on K = 4, n = 20, d = 3."""
     rng = np.random.default_rng(0)
     sizes, examples = [4, 20, 20, 1], 5 if quick else 50
-    params = _random_network(rng, sizes)
+    params = as_params(random_network(rng, sizes, scale=0.3))
     X, Y = rng.normal(size=(examples, 4)), rng.normal(size=examples)
     patterns = theory.num_enumerated_patterns(params)
-    split_value = float(theory.dropout_criterion(params, X, Y))
-    split, split_times = _median_time(lambda: theory.dropout_criterion(params, X, Y), repeats)
-    theory.exact.SPLIT_ROUTE = False
-    try:
-        _log(f"  the per-pattern route on the same network ({patterns:,} patterns)")
-        per_pattern_value = float(theory.dropout_criterion(params, X, Y))
-        per_pattern, per_pattern_times = _median_time(
-            lambda: theory.dropout_criterion(params, X, Y), 1)
-    finally:
-        theory.exact.SPLIT_ROUTE = True
+    split_value = _exact_criterion(params, X, Y, split_route=True)
+    split, split_times = _median_time(
+        lambda: _exact_criterion(params, X, Y, split_route=True), repeats)
+    _log(f"  the per-pattern route on the same network ({patterns:,} patterns)")
+    per_pattern_value = _exact_criterion(params, X, Y, split_route=False)
+    per_pattern, per_pattern_times = _median_time(
+        lambda: _exact_criterion(params, X, Y, split_route=False), 1)
     evaluations = patterns * examples
     return {"network": {"sizes": sizes, "examples": examples, "patterns": patterns},
             "split_seconds": split, "split_times": split_times,
@@ -253,7 +253,7 @@ def bench_exact_split(quick, repeats):
 def bench_exact_small(repeats):
     rng = np.random.default_rng(0)
     sizes = [4, 6, 6, 1]
-    params = tuple((rng.normal(size=(o, i)), rng.normal(size=o)) for i, o in zip(sizes[:-1], sizes[1:]))
+    params = random_network(rng, sizes)
     X, Y = rng.normal(size=(10, 4)), rng.normal(size=10)
     weights = np.full(10, 0.1)
     ours_value = theory.dropout_criterion(params, X, Y)
@@ -306,20 +306,13 @@ def _rate(row):
     return f"{row['model_steps_per_s'] / 1e6:.3f}" if "model_steps_per_s" in row else "skipped"
 
 
-def write_markdown(results):
-    sgd, exact, small = results["sgd"], results["exact_split"], results["exact_small"]
-    quick = " (quick smoke run: few steps, not for quoting)" if results["quick"] else ""
-    lines = ["# Benchmarks" + quick, "",
-             f"Measured {results['machine']['date']} on {results['machine']['cpu']} "
-             f"({results['machine']['cores']} cores, {results['machine']['jax_devices']} JAX "
-             f"devices), {results['machine']['platform']}.",
-             "Versions: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["versions"].items())
-             + ". Regenerate with `make bench` (about 8 minutes).", "",
-             "## SGD throughput on the Figure 2 protocol, million model-steps per second", "",
+def _sgd_lines(results) -> list:
+    sgd = results["sgd"]
+    lines = ["## SGD throughput on the Figure 2 protocol, million model-steps per second", "",
              "Every model is a K = 5, n = 5, d = 2 network trained with batch 1 on its own data; 15 "
              "models per run of the protocol (5 input scales x dropout / weight decay / neither). "
              "Ours: float64, scan inside jit, runs split over the JAX devices, one run per vector "
-             "lane (experiments/sgd_kernel.py). The batched PyTorch peer: float32, all models in "
+             "lane (sgd/kernel.py). The batched PyTorch peer: float32, all models in "
              "one set of tensors, autograd, in-place momentum.", "",
              "| models (runs) | steps timed | ours | PyTorch batched, eager | PyTorch batched, "
              "torch.compile | ours / best peer |", "|---|---|---|---|---|---|"]
@@ -331,41 +324,60 @@ def write_markdown(results):
                      f"{_rate(row['torch_compiled'])} | "
                      + (f"{ratio:.1f}x |" if ratio else "PyTorch not installed |"))
     one = sgd["one_at_a_time"]
-    lines += ["", "Goal: at least 10x the best batched peer at 150 and 1,500 models, 5x at 15,000, "
-              "and 10 M model-steps/s at 150 models.", "",
-              f"For context, one model at a time ({one['jax_python_loop']['models']} models x "
-              f"{one['jax_python_loop']['steps']} steps): a jitted JAX step driven from Python "
-              f"{one['jax_python_loop']['model_steps_per_s']:,.0f} model-steps/s, eager PyTorch with "
-              "nn.Dropout and optim.SGD "
-              + (f"{one['torch']['model_steps_per_s']:,.0f}" if "model_steps_per_s" in one["torch"]
-                 else "(not installed)") + " model-steps/s.", "",
-              "## Setting up the protocol's runs (first call, compilation included)", "",
-              "| runs | networks | seconds |", "|---|---|---|"]
-    lines += [f"| {runs:,} | {runs * NETWORKS_PER_RUN:,} | {results['setup_seconds'][str(runs)]:.2f} |"
-              for runs in SETUP_RUNS]
+    return lines + [
+        "", "Goal: at least 10x the best batched peer at 150 and 1,500 models, 5x at 15,000, "
+        "and 10 M model-steps/s at 150 models.", "",
+        f"For context, one model at a time ({one['jax_python_loop']['models']} models x "
+        f"{one['jax_python_loop']['steps']} steps): a jitted JAX step driven from Python "
+        f"{one['jax_python_loop']['model_steps_per_s']:,.0f} model-steps/s, eager PyTorch with "
+        "nn.Dropout and optim.SGD "
+        + (f"{one['torch']['model_steps_per_s']:,.0f}" if "model_steps_per_s" in one["torch"]
+           else "(not installed)") + " model-steps/s."]
+
+
+def _setup_lines(results) -> list:
+    return ["## Setting up the protocol's runs (first call, compilation included)", "",
+            "| runs | networks | seconds |", "|---|---|---|"] + [
+        f"| {runs:,} | {runs * NETWORKS_PER_RUN:,} | {results['setup_seconds'][str(runs)]:.2f} |"
+        for runs in SETUP_RUNS]
+
+
+def _exact_lines(results) -> list:
+    exact, small = results["exact_split"], results["exact_small"]
     net = exact["network"]
-    lines += ["", f"## Exact J_D, d = 3 (K = 4, n = 20, {net['examples']} examples, "
-              f"{net['patterns']:,} node patterns, last hidden layer integrated)", "",
-              "| route | seconds (median) | pattern-examples / s | value |", "|---|---|---|---|",
-              f"| subset sums (theory.exact._split_moments) | {exact['split_seconds']:.2f} | "
-              f"{exact['split_pattern_examples_per_s']:.3g} | {exact['values']['split']:.15g} |",
-              f"| every pattern on its own (SPLIT_ROUTE = False) | "
-              f"{exact['per_pattern_seconds']:.2f} | "
-              f"{exact['per_pattern_pattern_examples_per_s']:.3g} | "
-              f"{exact['values']['per_pattern']:.15g} |", "",
-              f"Speed-up {exact['speedup']:.1f}x (goal 5x).", "",
-              "## Exact J_D against full enumeration and Monte Carlo (K = 4, n = 6, d = 3, "
-              "10 examples)", "",
-              "| method | seconds (median) | value |", "|---|---|---|",
-              f"| ours (2^10 patterns, last hidden layer integrated) | {small['ours_seconds']:.5f} | "
-              f"{small['values']['ours']:.12g} |",
-              f"| full vectorised enumeration, 2^16 patterns (NumPy) | "
-              f"{small['full_enumeration_seconds']:.5f} | {small['values']['full_enumeration']:.12g} |",
-              f"| Monte Carlo to relative SE {small['monte_carlo_relative_se']:.1e} "
-              f"({small['monte_carlo_samples']:,} samples) | {small['monte_carlo_seconds']:.5f} | "
-              f"{small['values']['monte_carlo']:.6g} ± {small['values']['monte_carlo_se']:.2g} |", "",
-              f"exact_vs_full_enumeration = {small['exact_vs_full_enumeration']:,.0f}x; "
-              f"exact_vs_monte_carlo = {small['exact_vs_monte_carlo']:,.0f}x."]
+    return [f"## Exact J_D, d = 3 (K = 4, n = 20, {net['examples']} examples, "
+            f"{net['patterns']:,} node patterns, last hidden layer integrated)", "",
+            "| route | seconds (median) | pattern-examples / s | value |", "|---|---|---|---|",
+            f"| subset sums (theory.exact._split_moments) | {exact['split_seconds']:.2f} | "
+            f"{exact['split_pattern_examples_per_s']:.3g} | {exact['values']['split']:.15g} |",
+            f"| every pattern on its own (split_route=False) | "
+            f"{exact['per_pattern_seconds']:.2f} | "
+            f"{exact['per_pattern_pattern_examples_per_s']:.3g} | "
+            f"{exact['values']['per_pattern']:.15g} |", "",
+            f"Speed-up {exact['speedup']:.1f}x (goal 5x).", "",
+            "## Exact J_D against full enumeration and Monte Carlo (K = 4, n = 6, d = 3, "
+            "10 examples)", "",
+            "| method | seconds (median) | value |", "|---|---|---|",
+            f"| ours (2^10 patterns, last hidden layer integrated) | {small['ours_seconds']:.5f} | "
+            f"{small['values']['ours']:.12g} |",
+            f"| full vectorised enumeration, 2^16 patterns (NumPy) | "
+            f"{small['full_enumeration_seconds']:.5f} | {small['values']['full_enumeration']:.12g} |",
+            f"| Monte Carlo to relative SE {small['monte_carlo_relative_se']:.1e} "
+            f"({small['monte_carlo_samples']:,} samples) | {small['monte_carlo_seconds']:.5f} | "
+            f"{small['values']['monte_carlo']:.6g} ± {small['values']['monte_carlo_se']:.2g} |", "",
+            f"exact_vs_full_enumeration = {small['exact_vs_full_enumeration']:,.0f}x; "
+            f"exact_vs_monte_carlo = {small['exact_vs_monte_carlo']:,.0f}x."]
+
+
+def write_markdown(results):
+    quick = " (quick smoke run: few steps, not for quoting)" if results["quick"] else ""
+    machine = results["machine"]
+    lines = ["# Benchmarks" + quick, "",
+             f"Measured {machine['date']} on {machine['cpu']} ({machine['cores']} cores, "
+             f"{machine['jax_devices']} JAX devices), {machine['platform']}.",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+             + ". Regenerate with `make bench` (about 8 minutes).", ""]
+    lines += _sgd_lines(results) + [""] + _setup_lines(results) + [""] + _exact_lines(results)
     (OUT / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 

@@ -1,14 +1,14 @@
-"""What every experiment shares: result caching, code version, figure saving, style, progress.
+"""What every experiment shares: result caching, figure saving, style, progress, report rows.
 
 Two stages (the habit of figure-regenerating repositories): ``compute`` runs the experiment and
 caches its numbers, configuration, code version and claim checks as results/NAME.json; ``plot``
-reads only that cache and writes figures/NAME.png, .pdf and .json (the plotted numbers). Outputs are
+reads only that cache and writes figures/NAME.png, .pdf and .json (the plotted numbers). The code
+version is :func:`experiments.dependencies.code_version`. Outputs are
 deterministic: same code and seeds, same bytes (no timestamps, fixed PDF metadata).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -19,8 +19,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "results"
-ENGINE_MODULES = ("common", "training", "sgd_kernel", "initialisation")
-"""The experiment-side modules every result depends on (the Makefile's ENGINE lists them too)."""
 FIGURES_DIR = ROOT / "figures"
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
@@ -56,19 +54,6 @@ class Finding(NamedTuple):
     figure: str | None = None    # the figure with the evidence; default: the experiment's own
 
 
-def code_version(*module_names: str) -> str:
-    """sha256 (12 hex digits) of every source a result depends on: all of theory/ (the engine and
-    the paper's constructions), the shared experiment code (:data:`ENGINE_MODULES`) and the given
-    experiment modules."""
-    files = sorted((ROOT / "theory").rglob("*.py"))
-    files += [ROOT / "experiments" / f"{name}.py" for name in (*ENGINE_MODULES, *module_names)]
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def rounding_bound(value: float, bound: float) -> str:
     """A rounding-level number as text that does not depend on the machine: "< bound" when the value
     is below ``bound`` (its last digits differ between machines and would change committed figures
@@ -86,6 +71,12 @@ def _jsonable(value):
     if isinstance(value, float):
         return float(f"{value:.12g}")  # rounding noise between machines never changes the bytes
     return value
+
+
+def as_stored(data: dict) -> dict:
+    """``data`` as a cached result stores it (12 significant digits, lists): a verdict computed
+    from it can be re-derived by anyone from the JSON file alone."""
+    return json.loads(json.dumps(_jsonable(data)))
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -1,5 +1,8 @@
 """figures/REPORT.md: one row per claim C1-C17, gathered from the checks in figures/*.json, then
-"Beyond the paper": one row per finding of ours (B1, B2, ...; CLAIMS.md), from their findings."""
+"Beyond the paper": one row per finding of ours (B1, B2, ...; CLAIMS.md), from their findings.
+
+Every family of the registry contributes: the paper's figures (the C rows, and B1 from
+depth_penalty), the variants (B2-B32), the beliefs (B33-B49) and the real data (B50-B64)."""
 
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def write_report(figures_dir: Path) -> Path:
               "Our findings, with IDs as in CLAIMS.md: what the paper's results become under the",
               "dropouts people use (figures variants_*), SGD at Theorem 18's labels, and what people",
               "believe about dropout (practitioner_claims: the practitioner's rules; approximations:",
-              "the explicit-regulariser theories), each belief stated as its holders state it.",
+              "the explicit-regulariser theories), each belief stated as its holders state it, and the",
+              "paper's questions on real data (real_*).",
               "Verdict: holds (an exact witness or check), fails (with the reason) or sgd-only (seen",
               "in SGD runs, judged exactly, not proved).", "",
               "| ID | finding | ours | criterion | verdict | figure |", "|---|---|---|---|---|---|"]

@@ -2,15 +2,7 @@
 
 import numpy as np
 
-
-def random_network(rng, sizes, *, nonnegative=False, scale=1.0):
-    """params for layer sizes (K, n_1, ..., n_{d-1}, 1) with N(0, scale^2) weights and biases."""
-    params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        W = scale * rng.normal(size=(n_out, n_in))
-        b = scale * rng.normal(size=n_out)
-        params.append((np.abs(W), np.abs(b)) if nonnegative else (W, b))
-    return tuple(params)
+from theory.network import random_network
 
 
 def random_case(seed, *, max_nodes=12):

@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import theory  # noqa: F401  (float64)
-from experiments.training import (Regime, Schedule, _train_single, noisy_layers, run_noise,
-                                  stack_runs, train)
-from experiments.initialisation import torch_default_init
+from sgd.initialisation import torch_default_init
+from sgd.training import (Regime, Schedule, _train_single, noisy_layers, run_noise, stack_runs,
+                          train)
 
 RUNS = 7  # not a multiple of the device count: blocks of unequal size
 

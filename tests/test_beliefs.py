@@ -1,4 +1,4 @@
-"""The practitioner's beliefs and the explicit-regulariser theories (issue 10): every exact quantity
+"""The practitioner's beliefs and the explicit-regulariser theories (findings B33-B49): every exact quantity
 against brute force over all patterns, Monte Carlo within its own standard error."""
 
 import jax
@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 import theory
-from helpers import random_case, random_network
+from helpers import random_case
+from theory.network import random_network
 from theory.enumeration import all_patterns, pattern_outputs
-from theory.explicit_regularisers import explicit_regulariser, unit_sensitivities
-from theory.inference_gap import penalty_split
-from theory.noise_before_relu import before_relu_moments
+from theory.beliefs.explicit_regularisers import explicit_regulariser, unit_sensitivities
+from theory.beliefs.inference_gap import penalty_split
+from theory.beliefs.noise_before_relu import before_relu_moments
 from theory.paper.label_dependence import one_layer_penalty
 from theory.paper.negative_penalty import figure1_network
-from theory.variance_shift import one_layer_train_variance, preactivation_variances
+from theory.beliefs.variance_shift import one_layer_train_variance, preactivation_variances
 
 Z = 5.0
 

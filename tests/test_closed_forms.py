@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import minimize
 
 import theory
-from helpers import random_network
+from theory.network import random_network
 from theory.paper.depth import (dropconnect_growth_factor, min_norm_l2_penalty,
                                 theorem18_dropconnect_penalty, theorem18_dropout_penalty,
                                 theorem18_l2_bound, theorem18_l2_penalty, theorem18_network)
@@ -348,7 +348,7 @@ def test_c16_torch_default_initialisation(key):
     """Every weight and bias uniform on +-1/sqrt(fan_in): bounds, shapes and a KS test per layer."""
     from scipy.stats import kstest
 
-    from experiments.initialisation import torch_default_init
+    from sgd.initialisation import torch_default_init
 
     params = torch_default_init(key, 5, 400, 3)
     assert [W.shape for W, _ in params] == [(400, 5), (400, 400), (1, 400)]

@@ -1,4 +1,4 @@
-"""The real data sets (experiments/datasets.py) and the batched exact judge the real-data studies
+"""The real data sets (experiments/shared/datasets.py) and the batched exact judge the real-data studies
 use (theory.evaluation.exact_per_example_penalties) against theory's own per-network functions."""
 
 import jax
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import theory
-from experiments.datasets import DATASETS, load_runs, load_split
-from helpers import random_network
+from experiments.shared.datasets import DATASETS, load_runs, load_split
+from theory.network import random_network
 from theory.evaluation import exact_per_example_penalties, exact_risk_and_dropout_criterion
 
 SHAPES = {"diabetes": (442, 10, 0), "breast_cancer": (569, 30, 2), "wine": (178, 13, 3)}

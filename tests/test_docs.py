@@ -30,8 +30,7 @@ def test_every_figure_is_shown_in_the_notes_and_the_readme(name):
 
 
 def test_every_code_reference_resolves():
-    references = set(re.findall(r"\b((?:theory/paper|theory|experiments)/\w+\.py):(\w+)",
-                                NOTES + README))
+    references = set(re.findall(r"\b((?:theory|sgd|experiments)(?:/\w+)+\.py):(\w+)", NOTES + README))
     assert len(references) > 30
     missing = [f"{path}:{name}" for path, name in sorted(references)
                if not re.search(rf"^\s*(def|class) {name}\b|^{name} =",

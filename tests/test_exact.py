@@ -5,7 +5,9 @@ import pytest
 
 import theory
 import theory.exact
-from helpers import random_case, random_network
+from helpers import random_case
+from theory.network import as_params, random_network, widths
+from theory.noise import as_noise
 from theory.paper.distributions import p11
 from theory.enumeration import brute_force_criterion, pattern_outputs
 from theory.paper.negative_weights import lemma10_criterion, w_neg, wneg_criterion
@@ -94,15 +96,17 @@ def test_result_does_not_depend_on_chunking(monkeypatch, groups):
 
 
 @pytest.mark.parametrize("groups", [None, [None, None, [0, 1, 2, 3, 4] * 2, None]])
-def test_split_route_matches_per_pattern_route_beyond_brute_force(monkeypatch, groups):
+def test_split_route_matches_per_pattern_route_beyond_brute_force(groups):
     """2^17 patterns (2^12 with groups), 40 examples: subset sums against every pattern on its own."""
     rng = np.random.default_rng(8)
-    params = random_network(rng, [3, 4, 10, 6, 1])
-    X, Y = rng.normal(size=(40, 3)), rng.normal(size=40)
-    kwargs = dict(keep_prob=(0.8, 0.5, 0.3, 0.6), groups=groups, method="enumerate")
-    split = theory.dropout_criterion(params, X, Y, **kwargs)
-    monkeypatch.setattr(theory.exact, "SPLIT_ROUTE", False)
-    np.testing.assert_allclose(split, theory.dropout_criterion(params, X, Y, **kwargs), rtol=RTOL)
+    params = as_params(random_network(rng, [3, 4, 10, 6, 1]))
+    X = rng.normal(size=(40, 3))
+    noise = as_noise(widths(params), (0.8, 0.5, 0.3, 0.6), "dropout", groups)
+    split, per_pattern = (theory.exact.delta_moments(params, X, noise, split_route=route)
+                          for route in (True, False))
+    assert theory.exact.make_plan(params, noise, 40).split_bits > 0     # the split route ran
+    for ours, reference in zip(split, per_pattern):
+        np.testing.assert_allclose(ours, reference, rtol=RTOL, atol=1e-12)
 
 
 def test_enumeration_limit_message_counts_patterns_and_points_to_monte_carlo():

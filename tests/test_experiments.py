@@ -16,14 +16,15 @@ from experiments.registry import EXPERIMENTS, load
 
 FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
-# Checks that rest on exact computation only, so they must pass even in quick mode.
+# Checks that rest on exact computation only, so they must pass even in quick mode: None for every
+# check of the experiment, else (claim ID, words of the paper's statement) pairs that pick them.
 EXACT_CHECKS = {
-    "fig1_negative_penalty": None,              # None: every check
+    "fig1_negative_penalty": None,
     "rescaling_invariance": None,
     "penalty_vs_keep_prob": None,
     "negative_weights_many_features": None,
-    "depth_penalty": [0, 1],
-    "negative_weights": [3, 4],
+    "depth_penalty": [("C12", "J_D = y^2"), ("C12", "grows exponentially")],
+    "negative_weights": [("C9", "W_neg"), ("C10", "psi_W(l)")],
 }
 FAST = ("fig1_negative_penalty", "rescaling_invariance", "penalty_vs_keep_prob",
         "negative_weights_many_features")
@@ -63,7 +64,10 @@ def test_quick_run_writes_figure_and_json(quick_run, name):
     assert payload["meta"]["claims"] == list(module.CLAIMS) and payload["meta"]["quick"]
     assert {c["claim"] for c in payload["checks"]} <= set(module.CLAIMS)
     wanted = EXACT_CHECKS.get(name, [])
-    rows = payload["checks"] if wanted is None else [payload["checks"][i] for i in wanted]
+    rows = payload["checks"] if wanted is None else [
+        row for row in payload["checks"]
+        if any(row["claim"] == claim and words in row["paper"] for claim, words in wanted)]
+    assert wanted is None or len(rows) == len(wanted), (name, rows)
     assert all(row["passed"] for row in rows), [r for r in rows if not r["passed"]]
 
 
@@ -102,7 +106,7 @@ def test_report_has_a_row_for_every_claim_and_finding(tmp_path):
 
 def test_committed_variants_matrix_has_a_cell_for_every_variant_and_finding():
     from experiments.common import VERDICTS
-    from experiments.variants import COLUMNS, VARIANTS
+    from experiments.shared.variants import COLUMNS, VARIANTS
 
     matrix = json.loads((FIGURES / "variants_matrix.json").read_text())
     assert [r["key"] for r in matrix["rows"]] == [v.key for v in VARIANTS]
@@ -116,15 +120,15 @@ def test_committed_variants_matrix_has_a_cell_for_every_variant_and_finding():
 def test_belief_studies_exact_parts():
     """The exact numbers practitioner_claims and approximations report (B40, B45-B49), computed by
     their own functions (the training they also do is left to make all)."""
-    from experiments import approximations, practitioner_claims
+    from experiments.beliefs import approximations, practitioner_claims
 
-    rate = practitioner_claims._figure1_rate()  # Figure 1: J_D(1/2) = 54 < 64 = J_D(1), slope 28
+    rate = practitioner_claims.figure1_rate()  # Figure 1: J_D(1/2) = 54 < 64 = J_D(1), slope 28
     assert rate["argmin"] == 0.5 and abs(rate["min"] - 54) < 1e-9 and abs(rate["at_1"] - 64) < 1e-9
     assert abs(rate["slope_at_1"] - 28) < 1e-9 and abs(rate["slope_at_argmin"]) < 1e-9
     figure1 = approximations.penalties(*approximations.paper_networks()["Figure 1 (C1)"])
     assert abs(figure1["exact"] + 10) < 1e-12 and abs(figure1["expectation_linear"] - 5) < 1e-12
     assert figure1["wager"] == figure1["arora"] == figure1["wei"] == 0.0
-    for row in approximations._random([1], 4, lambda message: None)["by_depth"][0]:
+    for row in approximations.random_network_penalties([1], 4, lambda message: None)["by_depth"][0]:
         for key in ("wager", "arora", "wei", "expectation_linear"):   # d = 1: all exact
             assert abs(row[key] - row["exact"]) <= 1e-12 * abs(row["exact"])
 
@@ -143,27 +147,41 @@ def test_cli_lists_experiments(capsys):
     assert all(name in out for name in EXPERIMENTS)
 
 
-def test_makefile_lists_the_registry_and_the_engine():
-    """The Makefile's experiment list and engine prerequisites agree with the code."""
-    import re
-    from pathlib import Path
+def test_dependencies_come_from_the_imports():
+    """Each result's prerequisites (`python -m experiments --deps`, which the Makefile includes)
+    are the project files its study imports, transitively, and the results it reads."""
+    from experiments.__main__ import makefile_dependencies
+    from experiments.dependencies import declared_inputs
+    from experiments.registry import module_name
 
-    from experiments.common import ENGINE_MODULES
-
-    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
-    listed = re.search(r"^EXPERIMENTS := (.*?)(?<!\\)$", makefile, flags=re.M | re.S).group(1)
-    assert listed.replace("\\", " ").split() == list(EXPERIMENTS)
-    engine = re.search(r"^ENGINE  := (.*?)(?<!\\)$", makefile, flags=re.M | re.S).group(1)
-    assert {f"experiments/{name}.py" for name in ENGINE_MODULES} <= set(
-        engine.replace("\\", " ").split())
-    joined = makefile.replace("\\\n", " ")
+    rules = {}
+    for line in makefile_dependencies().splitlines():
+        target, _, prerequisites = line.partition(": ")
+        rules[target] = set(prerequisites.split())
     for name in EXPERIMENTS:
-        module = load(name)
-        wanted = {f"experiments/{source}.py" for source in getattr(module, "SOURCES", ())}
-        wanted |= {f"results/{source}.json" for source in getattr(module, "INPUTS", ())}
-        prerequisites = set()
-        for line in joined.splitlines():
-            targets, _, rest = line.partition(":")
-            if f"results/{name}.json" in targets.split() and not line.startswith("\t"):
-                prerequisites |= set(rest.split())
-        assert wanted <= prerequisites, (name, wanted - prerequisites)
+        study = "experiments/" + module_name(name).split(".")[1] + f"/{name}.py"
+        runner = {"experiments/common.py", "experiments/__main__.py"}
+        assert {study, *runner} <= rules[f"results/{name}.json"]
+        assert {f"results/{s}.json" for s in declared_inputs(module_name(name))} <= \
+            rules[f"results/{name}.json"]
+        assert {f"results/{name}.json", study} <= rules[f"figures/{name}.png"]
+    # reached only through other modules' imports
+    assert {"experiments/shared/analysis.py", "theory/enumeration.py", "theory/exact.py"} <= \
+        rules["results/variants_witnesses.json"]
+    assert {"sgd/kernel.py", "theory/beliefs/variance_shift.py", "theory/paper/__init__.py"} <= \
+        rules["results/practitioner_claims.json"]
+    assert not any(path.startswith("sgd/") for path in rules["results/fig1_negative_penalty.json"])
+    assert declared_inputs(module_name("variants_matrix")) == load("variants_matrix").INPUTS
+
+
+def test_no_study_imports_another_study():
+    """Studies share code through the shared rooms (theory, sgd, experiments/shared, the runner's
+    common), never through another study."""
+    from experiments.dependencies import ROOT, project_files
+    from experiments.registry import module_name
+
+    studies = {name: ROOT.joinpath(*module_name(name).split(".")).with_suffix(".py")
+               for name in EXPERIMENTS}
+    for name in EXPERIMENTS:
+        others = set(project_files(module_name(name))) & (set(studies.values()) - {studies[name]})
+        assert not others, (name, sorted(str(path) for path in others))

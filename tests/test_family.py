@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import theory
-from experiments.training import noisy_loss, run_noise
-from helpers import random_network
+from sgd.training import noisy_loss, run_noise
+from theory.network import random_network
 from theory.enumeration import brute_force_criterion
 from theory.noise import noise_shape
 
@@ -226,7 +226,7 @@ def _all_raw(noise_kind, units_per_layer, keep):
     ("dropout", (0.5, 1.0, 0.6), None), ("dropout", (0.5, 0.7, 0.6), GROUPS),
     ("dropconnect", (0.5, 1.0, 0.6), None), ("gaussian", (1.0, 1.0, 0.6), None)])
 def test_training_loss_averaged_over_every_pattern_is_the_exact_criterion(noise, keep, groups):
-    """The SGD step's loss (experiments.training.noisy_loss), averaged over every noise pattern,
+    """The SGD step's loss (sgd.training.noisy_loss), averaged over every noise pattern,
     is J_D. Gaussian noise on the last layer makes the loss quadratic in the noise, which the
     two-point Gauss-Hermite rule integrates exactly."""
     rng = np.random.default_rng(13)
@@ -250,8 +250,8 @@ def test_training_runs_dropconnect_and_a_keep_schedule():
     schedule that is constant gives the constant run bit for bit, a curriculum (keep falling from
     1 towards its target) another run. Gaussian noise and groups change only the noise values,
     which noisy_loss turns into losses as tested over every pattern above."""
-    from experiments.initialisation import torch_default_init
-    from experiments.training import Regime, Schedule, keep_schedule, stack_runs, train
+    from sgd.initialisation import torch_default_init
+    from sgd.training import Regime, Schedule, keep_schedule, stack_runs, train
 
     runs, steps = 2, 200
     keys = jax.random.split(jax.random.key(5), runs)

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import theory
-from helpers import networks, random_network
+from helpers import networks
+from theory.network import random_network
 from theory.enumeration import pattern_outputs
 from theory.paper.invariances import rescale_layers, scale_inputs, scale_output
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import theory
-from helpers import networks, random_network
+from helpers import networks
+from theory.network import random_network
 from theory.enumeration import brute_force_criterion
 from theory.exact import delta_moments, expected_losses
 from theory.noise import as_noise

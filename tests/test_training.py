@@ -1,4 +1,4 @@
-"""The SGD engine's kernel (experiments/sgd_kernel.py) against independent references: its Threefry
+"""The SGD engine's kernel (sgd/kernel.py) against independent references: its Threefry
 against jax.random's, its hand-written gradient against jax.grad of the noisy loss built from
 theory.noise, its update against optax, its random stream's frequencies against their
 probabilities (tolerances from the standard error of the same draws), and a run's numbers against
@@ -11,10 +11,10 @@ import optax
 import pytest
 
 import theory  # noqa: F401  (float64)
-from experiments import sgd_kernel
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, run_noise, stack_runs, train
-from helpers import random_network
+from sgd import kernel
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule, run_noise, stack_runs, train
+from theory.network import random_network
 from theory.losses import pointwise_loss
 from theory.noise import as_noise, noisy_outputs
 
@@ -29,7 +29,7 @@ def test_threefry_is_jax_random_threefry_bit_for_bit():
         key = rng.integers(0, 2 ** 32, 2, dtype=np.uint32)
         count = rng.integers(0, 2 ** 32, 64, dtype=np.uint32)
         expected = np.asarray(threefry_2x32(jnp.asarray(key), jnp.asarray(count)))
-        a, b = sgd_kernel.threefry2x32(key[0], key[1], count[:32], count[32:])
+        a, b = kernel.threefry2x32(key[0], key[1], count[:32], count[32:])
         np.testing.assert_array_equal(np.concatenate([a, b]), expected)
 
 
@@ -72,7 +72,7 @@ def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep,
         multipliers.append(jnp.asarray(np.moveaxis(per_node, 0, -1)))
     tile = tuple((jnp.asarray(np.stack([n[l][0] for n in nets], -1)),
                   jnp.asarray(np.stack([n[l][1] for n in nets], -1))) for l in range(len(keep)))
-    value, grads = sgd_kernel.loss_and_gradient(kind, loss, tile, jnp.asarray(xs.T),
+    value, grads = kernel.loss_and_gradient(kind, loss, tile, jnp.asarray(xs.T),
                                                 jnp.asarray(ys), multipliers)
     for lane in range(lanes):
         def reference(params):
@@ -106,7 +106,7 @@ def test_update_is_optax_sgd_with_torch_momentum_decay_and_projections():
     ours, velocity = params, jax.tree_util.tree_map(jnp.zeros_like, params)
     for t, g in enumerate(grads):
         lr = schedule.lr / (1 + schedule.lr_decay * t)
-        ours, velocity = sgd_kernel.sgd_update(ours, velocity, g, lr, schedule.momentum, regime)
+        ours, velocity = kernel.sgd_update(ours, velocity, g, lr, schedule.momentum, regime)
     for lane in range(lanes):
         r = jax.tree_util.tree_map(lambda a: a[lane], regime)
         opt = optax.chain(optax.scale(1.0 - r.dampening), optax.trace(decay=schedule.momentum),
@@ -138,7 +138,7 @@ def test_random_stream_frequencies(kind):
     spec = as_noise((3, 4), 0.5, kind)
     key = jnp.asarray(np.random.default_rng(3).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32))
     X = jnp.broadcast_to(jnp.arange(N, dtype=jnp.float64)[:, None, None], (N, 3, lanes))
-    x, y, (m0, m1) = sgd_kernel.chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0],
+    x, y, (m0, m1) = kernel.chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0],
                                             [3, 4], [4, 1], (True, True))
     counts = np.bincount(np.asarray(y, int).ravel(), minlength=N) / y.size
     se = np.sqrt((1 / N) * (1 - 1 / N) / y.size)
@@ -177,5 +177,5 @@ def test_a_run_does_not_depend_on_its_batch(noise):
     alone = train(*pick, schedule, noise=noise)
     for a, b in zip(jax.tree_util.tree_leaves(alone), jax.tree_util.tree_leaves(together)):
         np.testing.assert_array_equal(a, b[3:4])
-    assert sgd_kernel.tile_width(1) == 8 and sgd_kernel.tile_width(runs) == 40
+    assert kernel.tile_width(1) == 8 and kernel.tile_width(runs) == 40
     assert run_noise(params, noise).kind == noise

@@ -29,7 +29,7 @@ from theory.linear_regime import linear_regime_applies, linear_regime_moments
 from theory.losses import check_labels, check_loss
 from theory.network import as_data, as_inputs, as_params, losses_without_noise
 from theory.network import sum_squared_weights, widths
-from theory.noise import as_noise, as_number, is_traced
+from theory.noise import Noise, as_noise, as_number, is_traced
 
 METHODS = ("auto", "enumerate", "linear")
 
@@ -78,9 +78,14 @@ def _check_method(method):
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _noise_and_route(params, X, keep_prob, noise, groups, method):
+def _variant(params, keep_prob, noise, groups, method) -> Noise:
+    """The validated dropout variant of a public call (built once, passed down) after ``method``."""
     _check_method(method)
-    spec = as_noise(widths(params), keep_prob, noise, groups)
+    return as_noise(widths(params), keep_prob, noise, groups)
+
+
+def _use_linear(params, X, spec: Noise, method) -> bool:
+    """Whether the linear-regime route (C13) computes the moments; refuses "linear" where it fails."""
     traced = any(is_traced(a) for a in [X] + [a for pair in params for a in pair])
     linear_ok = spec.kind != "gaussian" and not traced and linear_regime_applies(params, X)
     if method == "linear" and not linear_ok:
@@ -90,15 +95,13 @@ def _noise_and_route(params, X, keep_prob, noise, groups, method):
         if not traced:
             raise ValueError("method='linear' needs all weights, biases and inputs >= 0 (no ReLU "
                              "may clip); use method='enumerate' or 'auto'")
-    use_linear = method == "linear" or (method == "auto" and linear_ok)
-    return spec, use_linear
+    return method == "linear" or (method == "auto" and linear_ok)
 
 
-def _delta_moments(params, X, *, keep_prob, noise, groups, method, max_patterns):
-    spec, use_linear = _noise_and_route(params, X, keep_prob, noise, groups, method)
-    if use_linear:
-        keep = jnp.stack([jnp.asarray(p, jnp.float64) for p in spec.keep])
-        return linear_regime_moments(params, X, keep, kind=spec.kind, groups=spec.groups)
+def _delta_moments(params, X, spec: Noise, method, max_patterns):
+    if _use_linear(params, X, spec, method):
+        return linear_regime_moments(params, X, spec.keep_array(), kind=spec.kind,
+                                     groups=spec.groups)
     return delta_moments(params, X, spec, max_patterns=max_patterns)
 
 
@@ -109,14 +112,12 @@ def _data(params, X, Y, weights, loss):
     return params, X, check_labels(loss, Y, params[-1][0].shape[0]), weights
 
 
-def _expected_losses(params, X, Y, *, keep_prob, noise, groups, method, max_patterns, loss):
+def _expected_losses(params, X, Y, spec: Noise, method, max_patterns, loss):
     """E_R l(D(W, x, R), y) per example under a non-square loss (every pattern enumerated)."""
-    _check_method(method)
     if method == "linear":
         raise ValueError(f"method='linear' applies to loss='square' only (it propagates two "
                          f"moments, which determine only a quadratic loss); loss={loss!r} takes "
                          "method='enumerate' or 'auto'")
-    spec = as_noise(widths(params), keep_prob, noise, groups)
     return expected_losses(params, X, Y, spec, loss, max_patterns=max_patterns)
 
 
@@ -124,8 +125,8 @@ def _as_result(moments):
     return tuple(m if is_traced(m) else np.asarray(m) for m in moments)
 
 
-def _per_example_penalty(params, X, Y, **variant):
-    f, e1, e2 = _delta_moments(params, X, **variant)
+def _per_example_penalty(params, X, Y, spec: Noise, method, max_patterns):
+    f, e1, e2 = _delta_moments(params, X, spec, method, max_patterns)
     return f, penalty_from_moments(f, e1, e2, Y)
 
 
@@ -138,8 +139,8 @@ def deviation_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None,
     """
     params = as_params(params)
     X = as_inputs(X, params[0][0].shape[1])
-    return _as_result(_delta_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
-                                     method=method, max_patterns=max_patterns))
+    spec = _variant(params, keep_prob, noise, groups, method)
+    return _as_result(_delta_moments(params, X, spec, method, max_patterns))
 
 
 @_variant_doc
@@ -163,12 +164,11 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
     """J_D(W) - R(W), computed exactly: E[delta^2] + 2 (W(x) - y) E[delta] under the square loss
     (C14, Theorem 20); E_R l(D, y) - l(W(x), y) by enumeration under the other losses."""
     params, X, Y, weights = _data(params, X, Y, weights, loss)
+    spec = _variant(params, keep_prob, noise, groups, method)
     if loss != "square":
-        expected = _expected_losses(params, X, Y, keep_prob=keep_prob, noise=noise, groups=groups,
-                                    method=method, max_patterns=max_patterns, loss=loss)
+        expected = _expected_losses(params, X, Y, spec, method, max_patterns, loss)
         return _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
-    _, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
-                                      groups=groups, method=method, max_patterns=max_patterns)
+    _, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
     return _scalar(weights @ penalty)
 
 
@@ -183,12 +183,10 @@ def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=No
     there.
     """
     params, X, Y, weights = _data(params, X, Y, weights, loss)
+    spec = _variant(params, keep_prob, noise, groups, method)
     if loss != "square":
-        return _scalar(weights @ _expected_losses(
-            params, X, Y, keep_prob=keep_prob, noise=noise, groups=groups, method=method,
-            max_patterns=max_patterns, loss=loss))
-    f, penalty = _per_example_penalty(params, X, Y, keep_prob=keep_prob, noise=noise,
-                                      groups=groups, method=method, max_patterns=max_patterns)
+        return _scalar(weights @ _expected_losses(params, X, Y, spec, method, max_patterns, loss))
+    f, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
     return _scalar(weights @ (jnp.square(f - Y) + penalty))
 
 

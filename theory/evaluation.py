@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from theory.exact import delta_moments, expected_losses, penalty_from_moments
 from theory.losses import check_labels, check_loss
-from theory.network import losses_without_noise, widths
+from theory.network import losses_without_noise, sum_squared_weights, widths
 from theory.noise import Noise, as_noise
 
 
@@ -80,3 +80,21 @@ def exact_risk_and_dropout_criterion(params, X, Y, keep_prob, *, noise="dropout"
 def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", groups=None):
     """R and J_D at every checkpoint of every run: checkpoint leaves (R, C, ...)."""
     return _over_checkpoints(checkpoints, X, Y, _noise(checkpoints, keep_prob, noise, groups, 2))
+
+
+@partial(jax.jit, static_argnames=("loss",))
+def _risks_over_runs(params, X, Y, loss):
+    return jax.vmap(lambda p, x, y: jnp.mean(losses_without_noise(p, x, check_labels(loss, y, 0),
+                                                                   loss)))(params, X, Y)
+
+
+def exact_risks(params, X, Y, *, loss="square"):
+    """R of each run, the loss without dropout (a test risk, say): params leaves (R, ...),
+    X (R, N, K), Y (R, N)."""
+    return _risks_over_runs(params, X, Y, check_loss(loss))
+
+
+def l2_penalties(params, lam):
+    """(lam/2) ||W||^2 of each run, biases excluded (Section 2): params leaves (R, ...); ``lam`` a
+    number or one per run."""
+    return 0.5 * lam * jax.vmap(sum_squared_weights)(params)

@@ -70,10 +70,6 @@ CHUNK_ELEMENTS = 2 ** 21
 SPLIT_ELEMENTS = 2 ** 20
 """The same for the split route (node dropout, :func:`_split_moments`)."""
 
-SPLIT_ROUTE = True
-"""Node dropout shares work between patterns (:func:`_split_moments`). False evaluates every pattern
-on its own: the baseline ``make bench`` times the split route against, and a second exact route
-the tests check it against beyond brute force's reach."""
 
 
 def penalty_from_moments(f, mean_delta, mean_delta_sq, y):
@@ -170,8 +166,13 @@ def _check_count(bits: int, max_patterns: int, what: str) -> None:
             "a larger max_patterns if you can afford the time.")
 
 
-def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
-    """Check that an exact route exists within ``max_patterns`` and fix the chunk sizes."""
+def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS, *,
+              split_route: bool = True) -> Plan:
+    """Check that an exact route exists within ``max_patterns`` and fix the chunk sizes.
+
+    ``split_route``: node dropout shares work between patterns (:func:`_split_moments`); False
+    evaluates every pattern on its own (the baseline ``make bench`` times the split route against,
+    and a second exact route the tests check it against beyond brute force's reach)."""
     outer, units, tail, tail_bits = _structure(params, noise)
     _check_count(sum(units) + tail_bits, max_patterns,
                  f"{noise.kind}: {_describe_units(noise.kind)}")
@@ -185,7 +186,7 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
     if tail == "dropconnect":
         per_pattern = max(per_pattern, tail_chunk * params[-2][0].shape[0])
     example_block = max(1, CHUNK_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
-    if SPLIT_ROUTE and noise.kind == "dropout" and tail == "output" and units and units[-1] > 1:
+    if split_route and noise.kind == "dropout" and tail == "output" and units and units[-1] > 1:
         # Split route (_split_moments): per prefix pattern, a table of 2^b partial sums of half B,
         # and 2^a masks of half A added to it, `split_chunk` at a time.
         per_mask = num_examples * params[outer[-1]][0].shape[0]          # examples x n_out
@@ -194,12 +195,14 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
         a_chunk = _largest_power_of_two(2 ** (units[-1] - b), SPLIT_ELEMENTS // (2 ** b * per_mask))
         prefix = 2 ** sum(units[:-1])
         chunk = _largest_power_of_two(prefix, SPLIT_ELEMENTS // (a_chunk * 2 ** b * per_mask))
-        return Plan(noise.kind, noise.groups, outer, units, tail, 0, chunk, prefix // chunk, 1,
-                    1, split_bits=b, split_chunk=a_chunk)
+        return Plan(kind=noise.kind, groups=noise.groups, outer_layers=outer, outer_units=units,
+                    tail=tail, tail_bits=0, chunk=chunk, num_chunks=prefix // chunk, tail_chunk=1,
+                    example_block=1, split_bits=b, split_chunk=a_chunk)
     outer_count = 2 ** sum(units)
     chunk = _largest_power_of_two(outer_count, CHUNK_ELEMENTS // (num_examples * per_pattern))
-    return Plan(noise.kind, noise.groups, outer, units, tail, tail_bits, chunk,
-                outer_count // chunk, tail_chunk, min(example_block, num_examples))
+    return Plan(kind=noise.kind, groups=noise.groups, outer_layers=outer, outer_units=units,
+                tail=tail, tail_bits=tail_bits, chunk=chunk, num_chunks=outer_count // chunk,
+                tail_chunk=tail_chunk, example_block=min(example_block, num_examples))
 
 
 def _largest_power_of_two(count: int, budget: int) -> int:
@@ -423,17 +426,18 @@ def _split_moments(plan: Plan, params, X, keep, f):
     return _chunked(plan, chunk_moments, _zeros(X))
 
 
-def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS):
+def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
+                  split_route: bool = True):
     """Per-example W(x), E_R[delta] and E_R[delta^2], delta = D(W, x, R) - W(x), exactly.
 
     ``params`` and ``X`` must already be validated float64 arrays (see :mod:`theory.network`) and
     ``noise`` a :class:`theory.noise.Noise` (see :func:`theory.noise.as_noise`). Pure JAX in params,
     X and the keep probabilities (jit, vmap and grad apply); the number of patterns is fixed by the
-    shapes and the noiseless layers, and checked against ``max_patterns``.
+    shapes and the noiseless layers, and checked against ``max_patterns``; ``split_route`` as in
+    :func:`make_plan`.
     """
-    plan = make_plan(params, noise, X.shape[0], max_patterns)
-    return _enumerate(params, X, jnp.stack([jnp.asarray(p, X.dtype) for p in noise.keep]),
-                      plan=plan)
+    plan = make_plan(params, noise, X.shape[0], max_patterns, split_route=split_route)
+    return _enumerate(params, X, noise.keep_array(X.dtype), plan=plan)
 
 
 def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
@@ -448,8 +452,9 @@ def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = 
                       else max(widths(params)), num_outputs)
     count = 2 ** sum(units)
     chunk = _largest_power_of_two(count, CHUNK_ELEMENTS // (num_examples * per_pattern))
-    return Plan(noise.kind, noise.groups, tuple(range(len(params))), units, "none", 0, chunk,
-                count // chunk, 1, 1)
+    return Plan(kind=noise.kind, groups=noise.groups, outer_layers=tuple(range(len(params))),
+                outer_units=units, tail="none", tail_bits=0, chunk=chunk, num_chunks=count // chunk,
+                tail_chunk=1, example_block=1)
 
 
 @partial(jax.jit, static_argnames=("plan", "loss"))
@@ -473,5 +478,5 @@ def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int 
     of the square loss). ``params``, ``X``, ``Y`` validated (labels as :func:`theory.losses.
     check_labels` returns them); pure JAX in params, X and the keep probabilities."""
     plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
-    return _enumerate_losses(params, X, jnp.asarray(Y), jnp.stack(
-        [jnp.asarray(p, X.dtype) for p in noise.keep]), plan=plan, loss=loss)
+    return _enumerate_losses(params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan,
+                             loss=loss)

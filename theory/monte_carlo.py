@@ -85,7 +85,7 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
                                   else 1)
     chunk = max(1, min(int(num_samples), CHUNK_ELEMENTS // per_sample))
     num_chunks = -(-int(num_samples) // chunk)
-    keep = jnp.stack([jnp.asarray(p, jnp.float64) for p in spec.keep])
+    keep = spec.keep_array()
     losses = _sample_losses(key, params, X, Y, weights, keep, noise=spec._replace(keep=None),
                             chunk=chunk, num_chunks=num_chunks,
                             analytic_last_layer=bool(analytic_last_layer), loss=loss)

@@ -167,11 +167,21 @@ def losses_without_noise(params, X, Y, loss: str):
     return pointwise_loss(loss, outputs, Y)
 
 
+def random_network(rng, sizes, *, scale=1.0, nonnegative=False, decimals=None):
+    """A network with layer sizes ``sizes`` = (K, n_1, ..., n_{d-1}, outputs): every weight and bias
+    drawn from N(0, scale^2) by the NumPy Generator ``rng``, layer by layer, W before b; their
+    absolute values when ``nonnegative``; rounded to ``decimals`` places when given (a witness one
+    can print). The one random-network helper of the studies, the tests and the benchmarks."""
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        W, b = scale * rng.normal(size=(n_out, n_in)), scale * rng.normal(size=n_out)
+        if decimals is not None:
+            W, b = np.round(W, decimals), np.round(b, decimals)
+        params.append((np.abs(W), np.abs(b)) if nonnegative else (W, b))
+    return tuple(params)
+
+
 def sum_squared_weights(params) -> float:
     """||W||^2: the sum of the squares of all weights, biases excluded (Section 2)."""
     return sum(jnp.sum(jnp.square(W)) for W, _ in params)
 
-
-def num_weights(params) -> int:
-    """The number of weights (biases excluded)."""
-    return sum(int(np.size(W)) for W, _ in params)

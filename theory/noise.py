@@ -29,7 +29,7 @@ independent nodes) giving each node a group id; nodes that share an id are kept 
 as spatial dropout drops whole channels (Tompson, Goroshin, Jain, LeCun and Bregler, CVPR 2015).
 
 This module is the one definition that the exact evaluator (:mod:`theory.exact`) and Monte Carlo
-(:mod:`theory.monte_carlo`) share. The training loop's inner kernel (:mod:`experiments.sgd_kernel`)
+(:mod:`theory.monte_carlo`) share. The training loop's inner kernel (:mod:`sgd.kernel`)
 draws and applies the same noise with its own vectorised code, for speed; tests/test_training.py
 checks its gradient against this module's definitions and its draws' frequencies against their
 laws. The brute-force reference
@@ -67,6 +67,10 @@ class Noise(NamedTuple):
         """False only when layer ``layer`` is known to carry no noise (keep exactly 1)."""
         p = self.keep[layer]
         return isinstance(p, jax.core.Tracer) or float(p) != 1.0
+
+    def keep_array(self, dtype=jnp.float64) -> jax.Array:
+        """The d keep probabilities as one array (traced values stay traced)."""
+        return jnp.stack([jnp.asarray(p, dtype) for p in self.keep])
 
     def num_groups(self, layer: int, width: int) -> int:
         g = self.groups[layer]
@@ -227,8 +231,3 @@ def noisy_outputs(noise: Noise, params, x, values, keeps):
     W, b = params[-1]
     a = noisy_hidden(noise, params, x, values, keeps)
     return noisy_preactivation(noise.kind, noise.groups[-1], a, W, b, values[d - 1], keeps[d - 1])
-
-
-def noisy_output(noise: Noise, params, x, values, keeps):
-    """D(W, x, R) of a single-output network: :func:`noisy_outputs` ``(..., K) -> (...)``."""
-    return noisy_outputs(noise, params, x, values, keeps)[..., 0]

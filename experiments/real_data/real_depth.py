@@ -3,7 +3,7 @@
     python -m experiments real_depth                   # writes figures/real_depth.*
 
 C12 (Theorem 18) says the dropout penalty can grow exponentially with depth while the L2 penalty
-needed to fit grows slowly. On diabetes (scikit-learn's copy, standardised; experiments/datasets.py)
+needed to fit grows slowly. On diabetes (scikit-learn's copy, standardised; experiments/shared/datasets.py)
 we train networks 10-8-...-8-1 of depth d = 2, 3, 4 (Torch's default initialisation; SGD with
 batch 1, learning rate 0.002 / (1 + 1e-5 t), Torch7 momentum 0.5, 30,000 steps) with dropout (keep
 1/2 on every hidden layer, inputs kept: PyTorch's placement, so the exact square-loss criterion
@@ -19,15 +19,14 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_runs
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, stack_runs, train
-from theory.evaluation import exact_risk_and_dropout_criterion
-from theory.network import sum_squared_weights
+from experiments.shared.datasets import load_runs
+from experiments.shared.split_training import stacked, train_on_splits
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule
+from theory.evaluation import exact_risk_and_dropout_criterion, exact_risks, l2_penalties
 
 TITLE = "Depth on real data (diabetes): exact dropout and L2 penalties of trained networks"
 CLAIMS = ()
-SOURCES = ("datasets",)
 
 DEPTHS, HIDDEN, RUNS, LAM, KEEP = (2, 3, 4), 8, 6, 0.01, 0.5
 REGIMES = ("dropout", "weight_decay", "none")
@@ -41,10 +40,9 @@ def compute(*, quick: bool, progress):
     runs = 2 if quick else RUNS
     schedule = Schedule(steps=2000 if quick else 30_000, lr=0.002, log_every=1000)
     splits, description = load_runs("diabetes", runs)
-    X = np.stack([s.X_train for s in splits for _ in REGIMES])
-    Y = np.stack([s.Y_train for s in splits for _ in REGIMES])
-    X_test = np.stack([s.X_test for s in splits for _ in REGIMES])
-    Y_test = np.stack([s.Y_test for s in splits for _ in REGIMES])
+    run = np.repeat(np.arange(runs), len(REGIMES))          # run-major: each run's regimes together
+    X, Y = stacked(splits, run, "X_train"), stacked(splits, run, "Y_train")
+    X_test, Y_test = stacked(splits, run, "X_test"), stacked(splits, run, "Y_test")
     out = {"depths": DEPTHS, "regimes": REGIMES, "runs": runs, "lam": LAM, "keep": KEEP,
            "description": description}
     per_depth = {name: {k: [] for k in ("penalty", "l2_penalty", "risk", "test")}
@@ -56,16 +54,13 @@ def compute(*, quick: bool, progress):
                    "none": Regime(keep_prob=np.ones(d))}
         inits = [torch_default_init(jax.random.fold_in(jax.random.key(4420 + d), r), 10, HIDDEN, d)
                  for r in range(runs)]
-        params = stack_runs([inits[r] for r in range(runs) for _ in REGIMES])
         progress(f"depth {d}: training {runs * len(REGIMES)} networks x {schedule.steps:,} SGD steps")
-        trained = train(jax.random.split(jax.random.key(44200 + d), runs * len(REGIMES)), params,
-                        X, Y, stack_runs([regimes[g] for _ in range(runs) for g in REGIMES]),
-                        schedule)
-        final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
+        final = train_on_splits(splits, run, [regimes[g] for _ in range(runs) for g in REGIMES],
+                                inits, jax.random.key(44200 + d), schedule)
         progress(f"depth {d}: exact dropout penalties at keep {keep}")
         risk, j_d = (np.asarray(v) for v in exact_risk_and_dropout_criterion(final, X, Y, keep))
-        test, _ = exact_risk_and_dropout_criterion(final, X_test, Y_test, 1.0)
-        l2 = 0.5 * LAM * np.asarray(jax.vmap(sum_squared_weights)(final))
+        test = exact_risks(final, X_test, Y_test)
+        l2 = np.asarray(l2_penalties(final, LAM))
         values = {"penalty": j_d - risk, "l2_penalty": l2, "risk": risk, "test": np.asarray(test)}
         for g, name in enumerate(REGIMES):
             for key, v in values.items():

@@ -22,7 +22,7 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
 
 Everything runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs
 with their own data and hyperparameters. The runs are cut into tiles of ``LANES`` runs laid out one
-run per vector lane (:mod:`experiments.sgd_kernel`: the gradient written out by hand, every step a
+run per vector lane (:mod:`sgd.kernel`: the gradient written out by hand, every step a
 few fused loops over the lanes, in cache), and each tile is trained by ``lax.scan`` over steps; the
 random numbers of a chunk of steps are drawn at once from each run's own counter-based stream, so
 a run's numbers do not depend on which other runs share its tile, device or call. The run axis is
@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import sgd_kernel
+from sgd import kernel
 from theory.network import widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
@@ -87,6 +87,11 @@ class Trajectory(NamedTuple):
     sgd_loss: jax.Array          # mean minibatch loss (with dropout, without penalty) per window
 
 
+def final_checkpoint(checkpoints):
+    """The parameters at the last checkpoint of every run: leaves (R, C, ...) become (R, ...)."""
+    return jax.tree_util.tree_map(lambda leaf: leaf[:, -1], checkpoints)
+
+
 def keep_schedule(keep, steps: int) -> jax.Array:
     """A keep-probability schedule for :class:`Regime`'s ``keep_by_step``: ``keep`` is a function of
     the step t = 0..steps-1 (vectorised over a JAX array of steps; it may return one value or one
@@ -104,7 +109,7 @@ def noisy_loss(noise: Noise, params, x, y, raw, keep, loss: str = "square"):
     """l(D(W, x, R), y) for one example under the noise that raw draws give at keep ``keep``
     (l the square loss by default): the loss each SGD step differentiates, through
     :mod:`theory.noise`'s and :mod:`theory.losses`' definitions (the engine's hand-written
-    gradient, :mod:`experiments.sgd_kernel`, is tested against its ``jax.grad``)."""
+    gradient, :mod:`sgd.kernel`, is tested against its ``jax.grad``)."""
     outputs = noisy_outputs(noise, params, x, realise_all(noise, raw, keep), keep)
     return pointwise_loss(loss, outputs, y)
 
@@ -131,7 +136,7 @@ def noisy_layers(regime: Regime, depth: int) -> tuple:
 
 def _lanes_last(tree, runs: int):
     """Pad the run axis to whole tiles (repeating run 0) and lay each leaf out as (tiles, ..., T)."""
-    width = sgd_kernel.tile_width(runs)
+    width = kernel.tile_width(runs)
     tiles = -(-runs // width)
 
     def move(a):
@@ -162,14 +167,14 @@ def _tile_regime(regime: Regime, depth: int) -> Regime:
 
 
 def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
-    """Train one tile (run axis last, see :mod:`experiments.sgd_kernel`); returns the checkpoints
+    """Train one tile (run axis last, see :mod:`sgd.kernel`); returns the checkpoints
     (C, ..., T) and the mean minibatch loss of every window (C, T)."""
     depth = len(params)
     regime = _tile_regime(regime, depth)
     sizes = [W.shape[1] for W, _ in params]
     n_outs = [W.shape[0] for W, _ in params]
-    words = 1 + sum(sgd_kernel.layer_sizes(noise, sizes, n_outs))
-    S = sgd_kernel.chunk_length(schedule.log_every, words, X.shape[1])
+    words = 1 + sum(kernel.layer_sizes(noise, sizes, n_outs))
+    S = kernel.chunk_length(schedule.log_every, words, X.shape[1])
 
     def keep_at(start):
         if regime.keep_by_step is None:
@@ -178,12 +183,12 @@ def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
 
     def step(carry, inputs):
         x, y, multipliers, lr = inputs
-        value, grads = sgd_kernel.loss_and_gradient(noise.kind, loss, carry[0], x, y, multipliers)
-        return sgd_kernel.sgd_update(*carry, grads, lr, schedule.momentum, regime), value
+        value, grads = kernel.loss_and_gradient(noise.kind, loss, carry[0], x, y, multipliers)
+        return kernel.sgd_update(*carry, grads, lr, schedule.momentum, regime), value
 
     def chunk(carry, start):
         steps = start + jnp.arange(S)
-        x, y, multipliers = sgd_kernel.chunk_draws(noise, key, steps, keep_at(start), X, Y,
+        x, y, multipliers = kernel.chunk_draws(noise, key, steps, keep_at(start), X, Y,
                                                    sizes, n_outs, noisy)
         lr = schedule.lr / (1.0 + schedule.lr_decay * steps.astype(jnp.float64))
         carry, losses = jax.lax.scan(step, carry, (x, y, multipliers, lr))

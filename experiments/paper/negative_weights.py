@@ -13,16 +13,14 @@ trained networks' psi(l) has non-decreasing increments.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import theory
 from experiments.common import COLORS, Check, rounding_bound
-from theory.evaluation import exact_along_training
-from experiments.training import Regime, Schedule, stack_runs, train
+from experiments.shared.negative_weights_protocol import (DEPTH, KEEP, WIDTH,
+                                                          train_free_and_nonnegative)
+from sgd.training import Schedule
 from theory.paper.distributions import p11
-from experiments.initialisation import torch_default_init
 from theory.paper.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, two_hot_distribution,
                                      w_neg, wneg_optimal_output, wneg_threshold_width)
 from theory.paper.supermodularity import psi
@@ -30,36 +28,8 @@ from theory.paper.supermodularity import psi
 TITLE = "With two features, dropout's minimisers need negative weights"
 CLAIMS = ("C9", "C10", "C11")
 
-WIDTH, DEPTH, KEEP = 40, 2, 0.5
 ZERO_EMBEDDING = dict(K=4, pairs=[(0, 1), (2, 3), (1, 2), (0, 3)])
 WNEG_WIDTHS = {2: list(range(2, 81, 2)), 3: list(range(2, 81, 2))}
-
-
-def train_free_and_nonnegative(X0, Y0, seeds, schedule, seed, progress, label, *, keep_prob=KEEP,
-                               noise="dropout", groups=None):
-    """Free and non-negative dropout SGD (width WIDTH, depth DEPTH) from the same initial networks
-    (Torch's, absolute values for the non-negative runs); exact J_D of the same dropout variant at
-    every checkpoint. ``keep_prob`` (one or one per dropout layer), ``noise`` and ``groups`` as in
-    :func:`theory.dropout_criterion`."""
-    K = X0.shape[1]
-    X, Y = jnp.tile(X0, (seeds, 1, 1)), jnp.tile(Y0, (seeds, 1))
-    init = jax.vmap(lambda k: torch_default_init(k, K, WIDTH, DEPTH))(
-        jax.random.split(jax.random.key(seed), seeds))
-    variant = {"noise": noise, "groups": groups}
-    out = {}
-    for name, nonnegative in (("free", 0.0), ("nonneg", 1.0)):
-        progress(f"{label}: {name}, {seeds} seeds x {schedule.steps} SGD steps with {noise}")
-        params = init if not nonnegative else tuple((jnp.abs(W), b) for W, b in init)
-        regime = stack_runs([Regime(keep_prob=jnp.asarray(keep_prob, jnp.float64),
-                                    nonnegative=nonnegative)] * seeds)
-        keys = jax.random.split(jax.random.key(seed + 1 + int(nonnegative)), seeds)
-        trajectory = train(keys, params, X, Y, regime, schedule, **variant)
-        _, j_d = exact_along_training(trajectory.params, X, Y, keep_prob, **variant)
-        final = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[:, -1]), trajectory.params)
-        out[name] = {"criterion": np.asarray(j_d), "final_criterion": np.asarray(j_d[:, -1]),
-                     "min_weight": np.min([W.min(axis=(1, 2)) for W, _ in final], axis=0),
-                     "final_params": final}
-    return out
 
 
 def compute(*, quick: bool, progress):
@@ -161,12 +131,8 @@ def checks(data):
     return out
 
 
-def plot(result):
-    import matplotlib.pyplot as plt
-
-    bound, limit = result["bound"], result["limit"]
-    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.2))
-    (curve, final), (weights, wneg) = axes
+def _plot_training(curve, result, bound, limit):
+    """C9: exact J_D along SGD, free against non-negative runs."""
     steps = np.asarray(result["steps"])
     for name, color, label in (("free", COLORS["dropout"], "free weights"),
                                ("nonneg", COLORS["weight_decay"], "weights projected >= 0")):
@@ -183,6 +149,10 @@ def plot(result):
     curve.set_title(f"C9: dropout SGD, K = 2, d = {DEPTH}, n = {WIDTH}, "
                     f"{len(result['free']['final_criterion'])} seeds each")
     curve.legend(fontsize=7.5)
+
+
+def _plot_final(final, result, bound):
+    """C9, C11: every run's final J_D on the three data sets."""
     groups = [("P_(1,1)", result), ("y = x1 + x2, ÷4", result["sum_of_inputs"]),
               ("zero-emb. K = 4", result["zero_embedding"])]
     rng = np.random.default_rng(0)
@@ -198,6 +168,10 @@ def plot(result):
     final.set_ylabel("final exact J_D (one dot per run)")
     final.set_title("C9, C11: every non-negative run stays above 1/8 (dashed)")
     final.legend(fontsize=8)
+
+
+def _plot_min_weight(weights, result, bound):
+    """C9: final J_D against the smallest weight of each run."""
     for name, color in (("free", COLORS["dropout"]), ("nonneg", COLORS["weight_decay"])):
         r = result[name]
         weights.plot(r["min_weight"], r["final_criterion"], "o", color=color, ms=4, mfc="none",
@@ -208,6 +182,10 @@ def plot(result):
     weights.set_ylabel("final exact J_D")
     weights.set_title("C9: the runs below 1/8 are those with negative weights")
     weights.legend(fontsize=8)
+
+
+def _plot_wneg(wneg, result, bound, limit):
+    """C9's open question: W_neg's J_D against the width."""
     for (d, v), color in zip(sorted(result["wneg"].items()), (COLORS["dropout"], COLORS["none"])):
         wneg.plot(v["widths"], v["criterion"], color=color, label=f"W_neg, K = 2, d = {d}")
         wneg.plot(v["exact_widths"], v["exact"], "o", color=color, ms=4, mfc="none")
@@ -227,5 +205,17 @@ def plot(result):
     wneg.set_title("C9 open question: first width at which W_neg beats 1/8\n"
                    "lines: symmetric exact form; circles: exact evaluator")
     wneg.legend(fontsize=7.5)
+
+
+def plot(result):
+    import matplotlib.pyplot as plt
+
+    bound, limit = result["bound"], result["limit"]
+    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.2))
+    (curve, final), (weights, wneg) = axes
+    _plot_training(curve, result, bound, limit)
+    _plot_final(final, result, bound)
+    _plot_min_weight(weights, result, bound)
+    _plot_wneg(wneg, result, bound, limit)
     fig.tight_layout()
     return fig

@@ -1,4 +1,4 @@
-"""Noise before or after the ReLU: "put Dropout after the activation" judged exactly (ours; issue 10).
+"""Noise before or after the ReLU: "put Dropout after the activation" judged exactly (ours; B36, B37).
 
 The paper (and :mod:`theory.noise`) multiplies a hidden node's value h = max(z, 0) by its noise m
 (Linear -> ReLU -> Dropout). Frameworks also allow Linear -> Dropout -> ReLU, max(m z, 0). For

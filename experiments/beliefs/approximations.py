@@ -1,9 +1,9 @@
-"""The explicit-regulariser theories of dropout against the exact penalty (ours; issue 10, B44-B49).
+"""The explicit-regulariser theories of dropout against the exact penalty (ours; findings B44-B49).
 
     python -m experiments approximations               # ~30 s; writes figures/approximations.*
 
 Four published accounts replace the dropout penalty J_D - R (square loss) by a closed form
-(:mod:`theory.explicit_regularisers`, :mod:`theory.inference_gap`):
+(:mod:`theory.beliefs.explicit_regularisers`, :mod:`theory.beliefs.inference_gap`):
   Wager, Wang and Liang (NeurIPS 2013): the input layer's term (q/p) E_x sum_i (x_i dW/dx_i)^2,
       exact for d = 1 (C17);
   Arora, Bartlett, Mianjy and Srebro (ICML 2021): the last hidden layer's term
@@ -19,7 +19,7 @@ inputs and every hidden layer, keep p; the paper's placement) on
     depth at p = 1/2 and against p at d = 3;
 (c) the paper's networks (Figure 1, the rise-fall-rise network of C15 at p = 0.7, the Theorem 20
     witness with y = 0, Theorem 18's network at d = 3);
-(d) the networks trained on the Figure 2 task by :mod:`experiments.practitioner_claims` (dropout
+(d) the networks trained on the Figure 2 task by :mod:`experiments.beliefs.practitioner_claims` (dropout
     1/2 and unregularised, d = 2 and 3), on their training data;
 (e) label dependence: the exact penalty moves with the labels (slope -2 E_x[m - W], C14) while
     every approximation stays put.
@@ -31,16 +31,15 @@ import numpy as np
 
 import theory
 from experiments.common import COLORS, Finding, rounding_bound
-from experiments.variants import random_network
-from theory.explicit_regularisers import explicit_regulariser
-from theory.inference_gap import penalty_split
+from theory.beliefs.explicit_regularisers import explicit_regulariser
+from theory.beliefs.inference_gap import penalty_split
+from theory.network import random_network
 from theory.paper.depth import theorem18_network
 from theory.paper.label_dependence import theorem20_witness
 from theory.paper.negative_penalty import figure1_network, rise_fall_rise_network
 
 TITLE = "The explicit-regulariser theories of dropout against the exact penalty"
 CLAIMS = ()
-SOURCES = ("variants",)
 INPUTS = ("practitioner_claims",)
 
 APPROXIMATIONS = {
@@ -49,7 +48,7 @@ APPROXIMATIONS = {
     "wei": "Wei et al. 2020: every layer",
     "expectation_linear": "expectation-linear (Ma et al. 2017): variance term",
 }
-SOURCES_CITED = {
+REFERENCES = {
     "wager": "Wager, Wang and Liang (NeurIPS 2013; the input layer's term)",
     "arora": "Arora, Bartlett, Mianjy and Srebro (ICML 2021; the last hidden layer's term)",
     "wei": "Wei, Kakade and Ma (ICML 2020; the second-order expansion, every layer)",
@@ -85,13 +84,15 @@ def relative_errors(rows) -> dict:
     return out
 
 
-def _random(depths, nets, progress):
+def random_network_penalties(depths, nets, progress):
+    """The exact penalty and every approximation (:func:`penalties`) of ``nets`` random networks
+    at each depth (labels their own outputs), and at depth RANDOM["depth_for_keeps"] over KEEPS."""
     rng = np.random.default_rng(1044)
     X = rng.uniform(-1, 1, (RANDOM["examples"], RANDOM["K"]))
     by_depth, by_keep = [], []
     for d in depths:
         progress(f"random networks at depth {d}: {nets} networks, keep {RANDOM['keep']}")
-        networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1))
+        networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1) + [1])
                     for _ in range(nets)]
         by_depth.append([penalties(p, X, theory.network_output(p, X), RANDOM["keep"])
                          for p in networks])
@@ -125,7 +126,8 @@ def _trained(inputs, progress):
 
 
 def compute(*, quick: bool, progress, inputs):
-    data = {"random": _random(list(range(1, 4 if quick else 7)), 4 if quick else 32, progress),
+    data = {"random": random_network_penalties(list(range(1, 4 if quick else 7)),
+                                               4 if quick else 32, progress),
             "paper": {name: penalties(params, X, Y, keep) | {"keep_prob": keep}
                       for name, (params, X, Y, keep) in paper_networks().items()},
             "trained": _trained(inputs, progress), "keeps": KEEPS,
@@ -166,7 +168,7 @@ def findings(data):
         med_random = float(np.median(np.abs(random[key])))
         med_trained = float(np.median(np.abs(trained[key])))
         out.append(Finding(
-            f"B{44 + i}", f"The explicit regulariser of {SOURCES_CITED[key]} approximates the "
+            f"B{44 + i}", f"The explicit regulariser of {REFERENCES[key]} approximates the "
                           "dropout penalty of deep networks (dropout on inputs and hidden layers)",
             f"median |relative error| {med_random:.3f} on random networks (d >= 2, keep 1/2, "
             f"y = W(x)), {med_trained:.3f} on the trained networks; median signed error "

@@ -1,4 +1,4 @@
-"""The explicit-regulariser theories of dropout, restated in our notation (ours; issue 10).
+"""The explicit-regulariser theories of dropout, restated in our notation (ours; B44-B46).
 
 Three published approximations of the dropout penalty J_D - R for square loss share one form. Let
 a^(l)(x) be the values of dropout layer l (the inputs x for l = 0, the hidden values h^(l) after the
@@ -23,7 +23,7 @@ for a set L of dropout layers:
   whole expansion) and Omega over every dropout layer remains: L = all layers.
 
 Each is >= 0 and free of the label by construction, so none can reproduce the paper's negative
-(C1) or label-dependent (C14) penalties; :mod:`theory.inference_gap` says exactly what they miss
+(C1) or label-dependent (C14) penalties; :mod:`theory.beliefs.inference_gap` says exactly what they miss
 (the gap term). ReLU derivatives at exactly 0 are taken as 0 (jax.nn.relu). Bernoulli dropout,
 Gaussian noise and groups of one node share these second moments; DropConnect is not covered.
 """

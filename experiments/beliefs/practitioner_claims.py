@@ -1,18 +1,18 @@
-"""The practitioner's account of dropout, judged exactly (ours; issue 10, findings B33-B43).
+"""The practitioner's account of dropout, judged exactly (ours; findings B33-B43).
 
     python -m experiments practitioner_claims          # ~1 min; writes figures/practitioner_claims.*
 
 What a typical explanation of dropout says, judged with the exact evaluator:
 (a) "Scaling kept units by 1/p makes training and inference agree in expectation": the inference gap
     m(x) - W(x), m(x) = E_R D(W, x, R), relative to W(x), against depth and keep probability
-    (:mod:`theory.inference_gap`), on random networks and on the networks trained here.
+    (:mod:`theory.beliefs.inference_gap`), on random networks and on the networks trained here.
 (b) "Dropout trains an ensemble of thinned networks and the weight-scaled network approximates its
     average": the test loss of the exact ensemble mean m(x) against that of W(x).
 (c) "Put Dropout after the ReLU": Bernoulli dropout commutes with the ReLU pattern by pattern;
-    Gaussian noise does not (:mod:`theory.noise_before_relu`), by how much.
+    Gaussian noise does not (:mod:`theory.beliefs.noise_before_relu`), by how much.
 (d) "Dropout before BatchNorm shifts the variance" (Li, Chen, Hu and Yang, CVPR 2019): exact
     train-mode against test-mode variance of every hidden pre-activation against their formula
-    (:mod:`theory.variance_shift`).
+    (:mod:`theory.beliefs.variance_shift`).
 (e) "Let the model learn its rate" (variational dropout, Kingma, Salimans and Welling, NeurIPS 2015;
     concrete dropout, Gal, Hron and Kendall, NeurIPS 2017): J_D as a function of the keep
     probability, its exact derivative (jax.grad), and where the training criterion alone puts p.
@@ -21,7 +21,7 @@ What a typical explanation of dropout says, judged with the exact evaluator:
     and Darrell, ICML 2023: keep p for the first 20% of the steps, then 1) against a constant p and
     no dropout: exact J_D (at p) and R along training, and the final test loss.
 
-Trained networks: the Figure 2 task (:func:`experiments.fig2_input_scale.parity_data`: K = 5, ten
+Trained networks: the Figure 2 task (:func:`experiments.shared.parity_protocol.parity_data`: K = 5, ten
 training examples uniform on [-1, 1]^5 with labels prod_i sign(x_i), one set per seed; 2000 test
 examples from the same distribution), width 5, depths 2 and 3, Torch's default initialisation (one
 per seed, shared by the four schedules), the paper's SGD (batch 1, 100000 steps, learning rate
@@ -41,20 +41,18 @@ from scipy.stats import binomtest
 
 import theory
 from experiments.common import COLORS, Finding, rounding_bound
-from experiments.fig2_input_scale import parity_data
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, keep_schedule, stack_runs, train
-from experiments.variants import random_network
+from experiments.shared.parity_protocol import parity_data
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule, final_checkpoint, keep_schedule, stack_runs, train
+from theory.beliefs.inference_gap import penalty_split
+from theory.beliefs.noise_before_relu import before_relu_moments
+from theory.beliefs.variance_shift import one_layer_train_variance, preactivation_variances
 from theory.evaluation import exact_along_training
-from theory.inference_gap import penalty_split
-from theory.network import network_output
-from theory.noise_before_relu import before_relu_moments
+from theory.network import network_output, random_network
 from theory.paper.negative_penalty import figure1_network
-from theory.variance_shift import one_layer_train_variance, preactivation_variances
 
 TITLE = "The practitioner's account of dropout, judged exactly"
 CLAIMS = ()
-SOURCES = ("fig2_input_scale", "variants")
 
 K, WIDTH, DEPTHS, KEEP = 5, 5, (2, 3), 0.5
 SCHEDULES = ("constant", "curriculum", "early", "none")
@@ -92,7 +90,7 @@ def _random_gaps(depths, nets, progress):
     negative, min_variance = 0, np.inf
     for d in depths:
         progress(f"random networks at depth {d}: {nets} networks x {len(RANDOM['keeps'])} keeps")
-        networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1))
+        networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1) + [1])
                     for _ in range(nets)]
         Y = rng.normal(size=(nets, RANDOM["examples"]))
         for keep in RANDOM["keeps"]:
@@ -179,7 +177,7 @@ def _judge_depth(depth, checkpoints, X, Y, test, progress):
     Xt, Yt = test
     test_loss = jax.jit(jax.vmap(jax.vmap(
         lambda p: jnp.mean(jnp.square(network_output(p, Xt) - Yt)))))(checkpoints)
-    final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], checkpoints)
+    final = final_checkpoint(checkpoints)
     gap, plain_loss, ensemble_loss, min_variance = [], [], [], np.inf
     for i in range(runs):
         split = penalty_split(_run(final, i), Xt, Yt, keep_prob=KEEP)
@@ -217,7 +215,8 @@ def _judge_depth(depth, checkpoints, X, Y, test, progress):
     return out
 
 
-def _figure1_rate():
+def figure1_rate():
+    """B40's exact curve: J_D of the Figure 1 network over RATE_GRID, its minimiser and slopes."""
     params, X, Y = figure1_network()
     criterion = jax.jit(jax.vmap(lambda p: theory.dropout_criterion(params, X, Y, keep_prob=p)))
     values = np.asarray(criterion(jnp.asarray(RATE_GRID)))
@@ -233,7 +232,7 @@ def compute(*, quick: bool, progress):
     schedule = Schedule(steps=2000 if quick else 100_000, log_every=500 if quick else 2000)
     test = parity_data(jax.random.key(4010), 200 if quick else 2000)
     data = {"random": _random_gaps(list(range(1, 4 if quick else 6)), 4 if quick else 16, progress),
-            "figure1_rate": _figure1_rate(), "schedules": SCHEDULES, "keep_prob": KEEP,
+            "figure1_rate": figure1_rate(), "schedules": SCHEDULES, "keep_prob": KEEP,
             "rate_grid": RATE_GRID, "placement_keeps": PLACEMENT_KEEPS,
             "steps": list(range(schedule.log_every, schedule.steps + 1, schedule.log_every)),
             "trained": {}}
@@ -283,14 +282,13 @@ def _paired_test(data, better, than):
     return float(np.median(diffs)), wins, len(diffs), binomtest(wins, len(diffs)).pvalue
 
 
-def findings(data):
+def _inference_gap_finding(data) -> list:
+    """B33: the exact split of the penalty into the inference gap and the variance."""
     trained = data["trained"]
     random = data["random"]
-    out = []
-
     min_var = min(random["min_variance"], *(t["min_variance"] for t in trained.values()))
     smallest = ">= 0" if min_var >= 0 else "> -1e-12" if min_var > -1e-12 else f"= {min_var:.2e}"
-    out.append(Finding(
+    return [Finding(
         "B33", "The penalty splits exactly into (m - W)(m + W - 2y) + Var_R D (m = E_R D, the "
                "ensemble mean): a negative or label-dependent penalty needs a non-zero inference gap",
         f"identity exact against brute force (tests/test_beliefs.py); here the variance term is "
@@ -298,15 +296,20 @@ def findings(data):
         f"{random['negative_examples']} negative per-example penalties of the random networks "
         "come from the gap term",
         "variance term >= -1e-12 on every example (random and trained networks)",
-        "holds" if min_var >= -1e-12 else "fails"))
+        "holds" if min_var >= -1e-12 else "fails")]
 
+
+def _scaling_rule_finding(data) -> list:
+    """B34: does scaling kept units by 1/p make m(x) = W(x) at the output?"""
+    trained = data["trained"]
+    random = data["random"]
     rel = {keep: np.median(np.asarray(v), axis=1) for keep, v in random["relative_gap"].items()}
     deep = [d for d in random["depths"] if d >= 2]
     trained_gap = {d: float(np.median(_column(t["relative_gap"], "constant")))
                    for d, t in trained.items()}
     agrees = all(np.all(np.asarray(v)[1:] < AGREE_TOLERANCE) for v in rel.values()) and \
         all(g < AGREE_TOLERANCE for g in trained_gap.values())
-    out.append(Finding(
+    return [Finding(
         "B34", "Scaling kept units by 1/p makes training and inference agree in expectation at the "
                "output (m(x) = W(x))",
         f"exactly 0 at d = 1; median relative RMS gap of random networks at keep 0.5, d = "
@@ -314,21 +317,30 @@ def findings(data):
         f"{np.round(rel['0.2'][1:], 3).tolist()}); dropout-trained networks: "
         + ", ".join(f"d = {d}: {g:.3f}" for d, g in trained_gap.items()),
         f"relative RMS gap below {AGREE_TOLERANCE:.0%} at every depth >= 2 and keep, and for the "
-        "trained networks", "holds" if agrees else "fails"))
+        "trained networks", "holds" if agrees else "fails")]
 
+
+def _ensemble_finding(data) -> list:
+    """B35: the weight-scaled network against the ensemble of thinned networks."""
+    trained = data["trained"]
     plain = np.concatenate([_column(t["plain_test_loss"], "constant") for t in trained.values()])
     ensemble = np.concatenate([_column(t["ensemble_test_loss"], "constant")
                                for t in trained.values()])
     relative = (plain - ensemble) / ensemble
-    out.append(Finding(
+    return [Finding(
         "B35", "The weight-scaled network approximates the ensemble of thinned networks: their test "
                "losses agree",
         f"dropout-trained networks ({len(plain)}, depths {', '.join(trained)}): (test loss of W - "
         f"of m) / of m has median {np.median(relative):+.3f}, range [{relative.min():+.3f}, "
         f"{relative.max():+.3f}]; W is better in {int(np.sum(relative < 0))} of {len(plain)}",
         f"|relative difference| below {ENSEMBLE_TOLERANCE:.0%} for every dropout-trained network",
-        "holds" if np.all(np.abs(relative) < ENSEMBLE_TOLERANCE) else "fails"))
+        "holds" if np.all(np.abs(relative) < ENSEMBLE_TOLERANCE) else "fails")]
 
+
+def _placement_findings(data) -> list:
+    """B36, B37: dropout before or after the ReLU, Bernoulli and Gaussian."""
+    out = []
+    trained = data["trained"]
     placement = trained["2"]["placement"]
     bern = _bernoulli_placement_gap(placement)
     out.append(Finding(
@@ -350,7 +362,13 @@ def findings(data):
         + f"; smallest {smallest:.3f}",
         f"|relative difference| above {PLACEMENT_TOLERANCE:.0%} for every trained network",
         "holds" if smallest > PLACEMENT_TOLERANCE else "fails"))
+    return out
 
+
+def _variance_shift_findings(data) -> list:
+    """B38, B39: the variance shift and Li et al.'s formula for it."""
+    out = []
+    trained = data["trained"]
     shift = _shift_table(trained)
     out.append(Finding(
         "B38", "Dropout inflates every hidden pre-activation's variance in training (the variance "
@@ -369,22 +387,31 @@ def findings(data):
             for layer, r in shift.items()) + " (exact at layer 1: only the inputs are noisy)",
         f"within {LI_TOLERANCE:.0%} for every non-constant pre-activation of every layer",
         "holds" if all(np.all(r["li_error"] < LI_TOLERANCE) for r in shift.values()) else "fails"))
+    return out
 
+
+def _learned_rate_finding(data) -> list:
+    """B40: the keep probability that minimises J_D on the Figure 1 network."""
     fig1 = data["figure1_rate"]
-    out.append(Finding(
+    return [Finding(
         "B40", "Learning the keep probability by the training criterion alone drives it to 1 (no "
                "dropout): dropout only adds noise",
         f"Figure 1 network: J_D is minimised at p = {fig1['argmin']:.2f} (J_D = {fig1['min']:.4g} "
         f"against {fig1['at_1']:.4g} at p = 1; dJ_D/dp = {fig1['slope_at_argmin']:.2g} there and "
         f"{fig1['slope_at_1']:.4g} at p = 1)",
         "J_D at its grid minimum below J_D(1) with dJ_D/dp(1) > 0 refutes it (exact)",
-        "fails" if fig1["slope_at_1"] > 0 and fig1["min"] < fig1["at_1"] else "holds"))
+        "fails" if fig1["slope_at_1"] > 0 and fig1["min"] < fig1["at_1"] else "holds")]
+
+
+def _trained_rate_finding(data) -> list:
+    """B41: the keep probability that minimises J_D of the trained networks."""
+    trained = data["trained"]
     slopes = {name: np.concatenate([_column(t["rate_slope_at_1"], name) for t in trained.values()])
               for name in ("constant", "none")}
     interior = {name: int(np.sum(s > 0)) for name, s in slopes.items()}
     argmin = np.concatenate([_column(t["rate_argmin"], "constant") for t in trained.values()])
     where = argmin[slopes["constant"] > 0]
-    out.append(Finding(
+    return [Finding(
         "B41", "For networks trained by SGD (with or without dropout) the training criterion J_D "
                "alone is minimised at keep 1",
         "dJ_D/dp at p = 1 > 0 (an interior minimiser) for " + ", ".join(
@@ -393,7 +420,12 @@ def findings(data):
         + (f"; their minimisers on the grid: p = {np.min(where):.2f} to {np.max(where):.2f} (median "
            f"{np.median(where):.2f})" if where.size else ""),
         "dJ_D/dp(1) < 0 for every trained network (exact gradient)",
-        "sgd-only" if sum(interior.values()) == 0 else "fails"))
+        "sgd-only" if sum(interior.values()) == 0 else "fails")]
+
+
+def _schedule_findings(data) -> list:
+    """B42, B43: early and curriculum dropout against constant dropout, paired by seed."""
+    out = []
     for fid, name, source, note in (
             ("B42", "early", "Early dropout (Liu et al., ICML 2023)",
              "; Liu et al. aim it at underfitting, and ten examples overfit"),
@@ -407,6 +439,13 @@ def findings(data):
             "lower in most pairs with a two-sided sign test p < 0.05",
             "sgd-only" if wins > pairs / 2 and pvalue < 0.05 else "fails"))
     return out
+
+
+def findings(data):
+    return [finding for judge in (_inference_gap_finding, _scaling_rule_finding, _ensemble_finding,
+                                  _placement_findings, _variance_shift_findings,
+                                  _learned_rate_finding, _trained_rate_finding, _schedule_findings)
+            for finding in judge(data)]
 
 
 def _shift_table(trained):

@@ -1,13 +1,13 @@
 """The SGD engine's inner loop: many runs advanced together, one run per vector lane.
 
-:func:`experiments.training.train` hands this module tiles of ``LANES`` runs. Every array of a tile
+:func:`sgd.training.train` hands this module tiles of ``LANES`` runs. Every array of a tile
 carries the run axis LAST (parameters ``W`` (n_out, n_in, T), biases (n_out, T), inputs (N, K, T)),
 so each elementwise operation of a step is one vectorised loop over the runs, and XLA fuses a
 step into a handful of loops whose data stay in the core's cache. The gradient of the loss (square,
 logistic or cross-entropy, :mod:`theory.losses`) is written out by hand (backpropagation through
 the noisy network of :mod:`theory.noise`; the ReLU's derivative at 0 is taken as 0, as PyTorch
 does); tests/test_training.py checks it against
-``jax.grad`` of :func:`experiments.training.noisy_loss` for every kind of noise.
+``jax.grad`` of :func:`sgd.training.noisy_loss` for every kind of noise.
 
 Random numbers. Each run has its own counter-based stream: word pair j of step t is the Threefry-2x32
 hash (20 rounds; Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC
@@ -192,7 +192,7 @@ def loss_and_gradient(kind: str, loss: str, params, x, y, multipliers):
 
 def sgd_update(params, velocity, grads, lr, momentum, regime):
     """Weight decay, dampened heavy-ball momentum, the step, then the projections (see
-    :mod:`experiments.training`, steps 3-5); per-run hyperparameters are (T,) arrays."""
+    :mod:`sgd.training`, steps 3-5); per-run hyperparameters are (T,) arrays."""
     new_params, new_velocity = [], []
     for (W, b), (vW, vb), (gW, gb) in zip(params, velocity, grads):
         gW = gW + regime.lam * W

@@ -30,15 +30,14 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_runs
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, stack_runs, train
-from theory.evaluation import exact_risk_and_dropout_criterion
-from theory.network import sum_squared_weights
+from experiments.shared.datasets import load_runs
+from experiments.shared.split_training import stacked, train_on_splits
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule
+from theory.evaluation import exact_risk_and_dropout_criterion, exact_risks, l2_penalties
 
 TITLE = "Label noise on real data: test loss and the exact dropout penalty"
 CLAIMS = ()
-SOURCES = ("datasets",)
 
 TASKS = {
     "diabetes": dict(loss="square", levels=(0.0, 0.5, 1.0, 1.5, 2.0), keep=(0.5, 0.5), lr=0.002,
@@ -69,10 +68,10 @@ def _task(name, spec, runs, schedule, progress):
     grid = [(r, v, g) for r in range(runs) for v in range(len(levels)) for g in range(len(REGIMES))]
     run, level, regime = (np.array(a) for a in zip(*grid))
     K = splits[0].X_train.shape[1]
-    X = np.stack([splits[r].X_train for r in run])
+    X = stacked(splits, run, "X_train")
     Y = np.stack([noisy_labels(splits[r], levels[v], draws[r], loss) for r, v in zip(run, level)])
-    clean = np.stack([splits[r].Y_train for r in run])
-    X_test, Y_test = (np.stack([getattr(splits[r], a) for r in run]) for a in ("X_test", "Y_test"))
+    clean = stacked(splits, run, "Y_train")
+    X_test, Y_test = stacked(splits, run, "X_test"), stacked(splits, run, "Y_test")
     inits = [torch_default_init(jax.random.fold_in(jax.random.key(569), r), K, HIDDEN, 2)
              for r in range(runs)]
     choices = {"dropout": Regime(keep_prob=np.asarray(keep)),
@@ -80,18 +79,16 @@ def _task(name, spec, runs, schedule, progress):
                "none": Regime(keep_prob=np.ones(2))}
     progress(f"{name}: training {len(grid)} networks ({runs} runs x {len(levels)} noise levels x "
              f"{len(REGIMES)} regimes) x {schedule.steps:,} SGD steps, {loss} loss")
-    trained = train(jax.random.split(jax.random.key(5690 + len(name)), len(grid)),
-                    stack_runs([inits[r] for r in run]), X, Y,
-                    stack_runs([choices[REGIMES[g]] for g in regime]),
-                    schedule._replace(lr=spec["lr"]), loss=loss)
-    final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
+    final = train_on_splits(splits, run, [choices[REGIMES[g]] for g in regime], inits,
+                            jax.random.key(5690 + len(name)), schedule._replace(lr=spec["lr"]),
+                            X=X, Y=Y, loss=loss)
     progress(f"{name}: exact dropout criteria of the trained networks")
     risk, j_d = (np.asarray(v) for v in
                  exact_risk_and_dropout_criterion(final, X, Y, keep, loss=loss))
     clean_risk, clean_j_d = (np.asarray(v) for v in
                              exact_risk_and_dropout_criterion(final, X, clean, keep, loss=loss))
-    test, _ = exact_risk_and_dropout_criterion(final, X_test, Y_test, 1.0, loss=loss)
-    l2 = 0.5 * LAM * np.asarray(jax.vmap(sum_squared_weights)(final))
+    test = exact_risks(final, X_test, Y_test, loss=loss)
+    l2 = np.asarray(l2_penalties(final, LAM))
     shape = (runs, len(levels), len(REGIMES))
     values = {"risk": risk, "penalty": j_d - risk, "penalty_clean_labels": clean_j_d - clean_risk,
               "test": np.asarray(test), "l2_penalty": l2}

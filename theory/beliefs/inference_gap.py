@@ -1,4 +1,4 @@
-"""The inference gap and the identity that ties it to the paper's surprises (ours; issue 10).
+"""The inference gap and the identity that ties it to the paper's surprises (ours; B33).
 
 The practitioner's rule says: scale kept units by 1/p, so that training (the noisy network) and
 inference (the plain network W) "agree in expectation". They agree node by node, not at the output:

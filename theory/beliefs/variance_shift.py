@@ -1,4 +1,4 @@
-"""Variance shift: a hidden pre-activation's variance in train mode against test mode (ours; issue 10).
+"""Variance shift: a hidden pre-activation's variance in train mode against test mode (ours; B38, B39).
 
 Li, Chen, Hu and Yang (CVPR 2019, "Understanding the disharmony between dropout and batch
 normalization by variance shift") explain why Dropout before BatchNorm hurts: a unit a with mean c
@@ -11,7 +11,7 @@ covariances of distinct inputs unchanged), their calculation predicts
 
 with the inputs' test-mode statistics. That is exact when the layer read is the only noisy one (the
 first hidden layer). Deeper, the inputs a are themselves noisy in training: their means shift (the
-inference gap of :mod:`theory.inference_gap`) and their variance grows, which the formula misses.
+inference gap of :mod:`theory.beliefs.inference_gap`) and their variance grows, which the formula misses.
 
 The exact train-mode variance is Var_x E_R z + E_x Var_R z: z_j of hidden layer l is the output of
 the network cut after layer l with unit j as its output node, whose dropout layers are 0..l-1, so

@@ -2,7 +2,7 @@
 
     python -m experiments real_input_scale             # writes figures/real_input_scale.*
 
-Data: diabetes (scikit-learn's copy, experiments/datasets.py), standardised on the training set,
+Data: diabetes (scikit-learn's copy, experiments/shared/datasets.py), standardised on the training set,
 then the inputs (training and test) multiplied by a factor from 0.1 to 10 (two decades); labels
 unchanged. Network: K = 10 inputs, one hidden layer of 10 ReLUs (d = 2), Torch's default
 initialisation. Training as in the paper's protocol (Section 6): SGD with batch 1, learning rate
@@ -29,15 +29,14 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
-from experiments.datasets import load_runs
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, stack_runs, train
-from theory.evaluation import exact_risk_and_dropout_criterion
-from theory.network import sum_squared_weights
+from experiments.shared.datasets import load_runs
+from experiments.shared.split_training import stacked, train_on_splits
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule
+from theory.evaluation import exact_risk_and_dropout_criterion, exact_risks, l2_penalties
 
 TITLE = "On real data (diabetes), is dropout flat in the input scale and weight decay not?"
 CLAIMS = ()
-SOURCES = ("datasets",)
 
 SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
 REGIMES = {"dropout": Regime(keep_prob=0.5),
@@ -53,7 +52,6 @@ STYLE = {"dropout": (COLORS["dropout"], "-"), "dropout_hidden": (COLORS["extra2"
          "weight_decay": (COLORS["weight_decay"], "-"), "weight_decay_small": (COLORS["extra1"], "--"),
          "none": (COLORS["none"], "-")}
 HIDDEN, RUNS, FLAT = 10, 6, 0.10
-LR_BY_SCALE = True
 
 
 def _keep(regime: Regime):
@@ -68,22 +66,16 @@ def compute(*, quick: bool, progress):
     grid = [(r, s, g) for r in range(runs) for s in range(len(SCALES)) for g in range(len(names))]
     run, scale, regime = (np.array(a) for a in zip(*grid))
     factor = np.asarray(SCALES)[scale][:, None, None]
-    X = factor * np.stack([splits[r].X_train for r in run])
-    Y = np.stack([splits[r].Y_train for r in run])
-    X_test = factor * np.stack([splits[r].X_test for r in run])
-    Y_test = np.stack([splits[r].Y_test for r in run])
+    X, Y = factor * stacked(splits, run, "X_train"), stacked(splits, run, "Y_train")
+    X_test, Y_test = factor * stacked(splits, run, "X_test"), stacked(splits, run, "Y_test")
     inits = [torch_default_init(jax.random.fold_in(jax.random.key(442), r), 10, HIDDEN, 2)
              for r in range(runs)]
-    params = stack_runs([inits[r] for r in run])
-    regimes = stack_runs([REGIMES[names[g]]._replace(
-        keep_prob=np.asarray(_keep(REGIMES[names[g]])),
-        lr_scale=1.0 / max(1.0, SCALES[s]) ** 2 if LR_BY_SCALE else 1.0)
-        for s, g in zip(scale, regime)])
-    keys = jax.random.split(jax.random.key(4420), len(grid))
+    regimes = [REGIMES[names[g]]._replace(keep_prob=np.asarray(_keep(REGIMES[names[g]])),
+                                          lr_scale=1.0 / max(1.0, SCALES[s]) ** 2)
+               for s, g in zip(scale, regime)]
     progress(f"training {len(grid)} networks ({runs} runs x {len(SCALES)} scales x {len(names)} "
              f"regimes) x {schedule.steps:,} SGD steps on diabetes ({X.shape[1]} training examples)")
-    trajectory = jax.block_until_ready(train(keys, params, X, Y, regimes, schedule))
-    final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trajectory.params)
+    final = train_on_splits(splits, run, regimes, inits, jax.random.key(4420), schedule, X=X, Y=Y)
     progress("judging the trained networks with the exact evaluator")
     out = {"scales": SCALES, "regimes": names, "labels": LABELS, "runs": runs,
            "description": description}
@@ -92,15 +84,14 @@ def compute(*, quick: bool, progress):
         net = jax.tree_util.tree_map(lambda leaf: leaf[rows], final)
         keep = _keep(REGIMES[name])
         risk, j_d = exact_risk_and_dropout_criterion(net, X[rows], Y[rows], keep)
-        test, _ = exact_risk_and_dropout_criterion(net, X_test[rows], Y_test[rows], 1.0)
-        lam = float(REGIMES[name].lam)
-        j2 = risk + 0.5 * lam * jax.vmap(sum_squared_weights)(net)
+        test = exact_risks(net, X_test[rows], Y_test[rows])
+        j2 = risk + l2_penalties(net, float(REGIMES[name].lam))
         criterion = j_d if min(keep) < 1 else j2
         shape = (runs, len(SCALES))
         out[name] = {key: np.asarray(value).reshape(shape)
                      for key, value in (("risk", risk), ("criterion", criterion), ("test", test))}
     return out, {"schedule": schedule._asdict(), "hidden": HIDDEN, "runs": runs,
-                 "lr_scale": "1 / max(1, scale)^2" if LR_BY_SCALE else 1,
+                 "lr_scale": "1 / max(1, scale)^2",
                  "regimes": {k: {"keep_prob": list(_keep(v)), "lam": float(v.lam)}
                              for k, v in REGIMES.items()}, "flat": FLAT}
 

@@ -16,6 +16,7 @@ import numpy as np
 
 import theory
 from experiments.common import COLORS, Check, rounding_bound
+from experiments.shared.analysis import interior_extrema
 from theory.enumeration import brute_force_criterion
 from theory.paper.negative_penalty import figure1_network, rise_fall_rise_network
 
@@ -28,15 +29,6 @@ Q_COARSE = np.round(np.linspace(0.0, 0.9, 10), 4)
 
 def _curve(params, X, Y, qs):
     return [theory.dropout_penalty(params, X, Y, keep_prob=1 - q) for q in qs]
-
-
-def interior_extrema(values):
-    """Indices i with values[i] strictly above (max) or below (min) both neighbours."""
-    v = np.asarray(values)
-    inner = np.arange(1, len(v) - 1)
-    maxima = inner[(v[inner] > v[inner - 1]) & (v[inner] > v[inner + 1])]
-    minima = inner[(v[inner] < v[inner - 1]) & (v[inner] < v[inner + 1])]
-    return maxima.tolist(), minima.tolist()
 
 
 def compute(*, quick: bool, progress):

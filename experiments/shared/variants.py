@@ -28,7 +28,7 @@ class Variant(NamedTuple):
         return ((keep_prob if self.inputs_noisy else 1.0),) + (keep_prob,) * (depth - 1)
 
     def engine_args(self, sizes, keep_prob: float) -> dict:
-        """keep_prob, noise and groups for theory's criteria and experiments.training.train, for a
+        """keep_prob, noise and groups for theory's criteria and sgd.training.train, for a
         network whose dropout layers have sizes ``sizes`` = (K, n_1, ..., n_{d-1})."""
         groups = None
         if self.group_size > 1:
@@ -62,15 +62,6 @@ COLUMNS = (   # (key, heading, the criterion that decides a cell)
     ("keep", "(f) the penalty is not monotonic in q",
      "the witness's exact penalty has an interior extremum on 96 values of q in [0, 0.95]"),
 )
-
-
-def random_network(rng, sizes, *, decimals=None):
-    """A network with dropout layers of sizes ``sizes`` and one output, every weight and bias drawn
-    from N(0, 1) by the numpy Generator ``rng`` (rounded to ``decimals`` places when given)."""
-    dims = list(sizes) + [1]
-    draw = (lambda shape: rng.normal(size=shape)) if decimals is None else \
-        (lambda shape: np.round(rng.normal(size=shape), decimals))
-    return tuple((draw((n_out, n_in)), draw(n_out)) for n_in, n_out in zip(dims[:-1], dims[1:]))
 
 
 def cell_id(variant_key: str, column_key: str) -> str:

@@ -1,5 +1,5 @@
 """Theorem 18's exponential growth with depth under each dropout (ours; C12 for the variants of
-:mod:`experiments.variants`).
+:mod:`experiments.shared.variants`).
 
     python -m experiments variants_depth              # writes figures/variants_depth.*
 
@@ -19,14 +19,13 @@ import jax
 import numpy as np
 
 import theory
-from experiments.common import COLORS, rounding_bound
-from experiments.variants import VARIANTS, cell
+from experiments.common import COLORS, as_stored, rounding_bound
+from experiments.shared.variants import VARIANTS, cell
 from theory.paper.depth import (dropconnect_growth_factor, theorem18_dropconnect_penalty,
                                 theorem18_dropout_penalty, theorem18_network)
 
 TITLE = "Theorem 18's exponential growth with depth, under every dropout"
 CLAIMS = ()
-SOURCES = ("variants",)
 
 K, WIDTH, KEEP = 4, 4, 0.5
 GROWTH_DEPTHS = 3      # the per-layer factor is measured over the last GROWTH_DEPTHS layers
@@ -75,10 +74,11 @@ def compute(*, quick: bool, progress):
                      "how": [h for _, _, h in values],
                      "closed_form": [_closed_form(variant, d, 2.0 ** d) for d in depths],
                      "limit_factor": limit_factor(variant)})
-    return {"depths": depths, "K": K, "n": WIDTH, "keep_prob": KEEP, "rows": rows,
-            "mc_samples": samples}, \
-        {"K": K, "n": WIDTH, "keep_prob": KEEP, "label": "2^d", "mc_samples": samples,
-         "seeds": [700 + i for i in range(len(VARIANTS))]}
+    data = {"depths": depths, "K": K, "n": WIDTH, "keep_prob": KEEP, "rows": rows,
+            "mc_samples": samples}
+    data["cells"] = cells(as_stored(data))     # judged on the numbers the JSON holds
+    return data, {"K": K, "n": WIDTH, "keep_prob": KEEP, "label": "2^d", "mc_samples": samples,
+                  "seeds": [700 + i for i in range(len(VARIANTS))]}
 
 
 def growth(data, row):

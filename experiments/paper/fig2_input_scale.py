@@ -30,82 +30,30 @@ produces with probability above 5%.
 from __future__ import annotations
 
 import itertools
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Check
+from experiments.shared.parity_protocol import (CONVENTIONS, DEPTH, K, N_EXAMPLES, N_HIDDEN, REGIMES,
+                                                SCALES, SEED, protocol_runs)
+from sgd.training import Schedule, final_checkpoint, train
 from theory.evaluation import exact_risk_and_dropout_criterion
-from experiments.training import Regime, Schedule, train
-from experiments.initialisation import torch_default_init
 from theory.network import sum_squared_weights
 
 TITLE = "Figure 2: dropout is flat in the input scale, weight decay is not"
 CLAIMS = ("C16", "C2", "C5")
 
-SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
 PAPER = {"dropout": [0.71, 0.71, 0.745, 0.73, 0.715],          # read off the published plot
          "weight_decay": [0.98, 0.915, 0.78, 0.65, 0.575],     # (about +-0.02, CLAIMS.md C16)
          "none_below": 0.05, "read_off_error": 0.02}
-REGIMES = {
-    "dropout": Regime(keep_prob=0.5),
-    "weight_decay": Regime(lam=0.5),
-    "weight_decay_biases": Regime(lam=0.5, decay_biases=1.0),
-    "none": Regime(),
-}
-CONVENTIONS = {"torch7": 0.5, "pytorch": 0.0}   # momentum dampening
 MEASURES = ("risk", "criterion", "sgd")
 # The figure's main curves follow Torch7's optim.sgd and a Torch training loop, the paper's tools:
 # dampened momentum, weight decay on every parameter, the loss printed during training.
 PRIMARY = {"convention": "torch7", "measure": "sgd", "weight_decay": "weight_decay_biases"}
-K, N_HIDDEN, DEPTH, N_EXAMPLES = 5, 5, 2, 10
 MANY_RUNS, RESAMPLES, PAPER_RUNS = 1000, 100_000, 10
 BAND_REGIMES = {"dropout": "dropout", "weight_decay": PRIMARY["weight_decay"], "none": "none"}
-
-
-def parity_data(key, num_examples: int = N_EXAMPLES):
-    """The protocol's task: inputs uniform on [-1, 1]^K, labels prod_i sign(x_i)."""
-    X = jax.random.uniform(key, (num_examples, K), jnp.float64, -1.0, 1.0)
-    return X, jnp.prod(jnp.sign(X), axis=1)
-
-
-def protocol_runs(runs, regimes=REGIMES, conventions=CONVENTIONS):
-    """The protocol's networks on one run axis: runs x scales x regimes x conventions.
-
-    Returns the grid of (run, scale index, regime name, convention name), one PRNG key per
-    network, the stacked initial networks (one Torch-default network per run, cloned), inputs,
-    labels and the networks' Regimes (stacked). One compiled program builds the arrays, so the cost
-    is a compilation plus work linear in the number of runs (``make bench`` measures it).
-    """
-    names, dampening = list(regimes), list(conventions.values())
-    axes = np.meshgrid(np.arange(runs), np.arange(len(SCALES)), np.arange(len(names)),
-                       np.arange(len(dampening)), indexing="ij")
-    run, scale, regime, convention = (a.ravel() for a in axes)
-    grid = [(int(r), int(s), names[g], list(conventions)[c])
-            for r, s, g, c in zip(run, scale, regime, convention)]
-    keys, params, X, Y = _protocol_arrays(runs, run, scale)
-    combos = [regimes[name]._replace(dampening=value) for name in names for value in dampening]
-    per_network = jax.tree_util.tree_map(
-        lambda *leaves: np.stack([np.asarray(leaf, np.float64) for leaf in leaves])[
-            regime * len(dampening) + convention], *combos)
-    return grid, keys, params, X, Y, per_network
-
-
-@partial(jax.jit, static_argnums=0)
-def _protocol_arrays(runs, run, scale):
-    """Keys, initial networks, inputs and labels of the networks with run index ``run`` and scale
-    index ``scale`` (one entry per network); run r's data and network come from fold_in(root, r)."""
-    root = jax.random.key(2017)
-    run_keys = jax.vmap(lambda r: jax.random.fold_in(root, r))(jnp.arange(runs))
-    inits = jax.vmap(lambda k: torch_default_init(jax.random.fold_in(k, 0), K, N_HIDDEN, DEPTH))(
-        run_keys)
-    inputs, labels = jax.vmap(lambda k: parity_data(jax.random.fold_in(k, 1)))(run_keys)
-    keys = jax.vmap(lambda r, i: jax.random.fold_in(jax.random.fold_in(root, 10_000 + r), i))(
-        run, jnp.arange(run.shape[0]))
-    params = jax.tree_util.tree_map(lambda a: a[run], inits)
-    return keys, params, jnp.asarray(SCALES)[scale][:, None, None] * inputs[run], labels[run]
 
 
 def compute(*, quick: bool, progress):
@@ -117,7 +65,7 @@ def compute(*, quick: bool, progress):
              f"(the paper's protocol is {runs}x5x3 = {runs * 15} of them)")
     trajectory = jax.block_until_ready(train(keys, params, X, Y, regime, schedule))
     progress("judging the trained networks with the exact evaluator")
-    final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trajectory.params)
+    final = final_checkpoint(trajectory.params)
     risk, j_d = exact_risk_and_dropout_criterion(final, X, Y, 0.5)
     bias_sq = sum(jnp.sum(jnp.square(b), axis=-1) for _, b in final)
     weights_sq = jax.vmap(sum_squared_weights)(final)
@@ -149,7 +97,7 @@ def compute(*, quick: bool, progress):
     config = {"runs": runs, "many_runs": data["many_runs"]["runs"], "resamples": RESAMPLES,
               "schedule": schedule._asdict(), "regimes":
               {k: v._asdict() for k, v in REGIMES.items()}, "conventions": CONVENTIONS,
-              "K": K, "n": N_HIDDEN, "d": DEPTH, "examples": N_EXAMPLES, "seed": 2017,
+              "K": K, "n": N_HIDDEN, "d": DEPTH, "examples": N_EXAMPLES, "seed": SEED,
               "total_sgd_steps": total}
     return data, config
 

@@ -1,9 +1,9 @@
 """Do dropout's minimisers on P_(1,1) need negative weights under each dropout? (ours; C9 for the
-variants of :mod:`experiments.variants`).
+variants of :mod:`experiments.shared.variants`).
 
     python -m experiments variants_negative_weights   # writes figures/variants_negative_weights.*
 
-The protocol of :mod:`experiments.negative_weights` (K = 2, d = 2, n = 40, keep 1/2, SGD with batch
+The protocol of :mod:`experiments.shared.negative_weights_protocol` (K = 2, d = 2, n = 40, keep 1/2, SGD with batch
 1 from Torch's initialisation, free weights against weights projected onto >= 0), run with each
 variant's noise and judged with the exact J_D of the same variant, on P_(1,1) and on its
 sum-of-inputs version (y = x1 + x2; values / 4, C4). For the paper's dropout Theorem 17 proves
@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.common import COLORS
-from experiments.negative_weights import DEPTH, KEEP, WIDTH, train_free_and_nonnegative
-from experiments.training import Schedule
-from experiments.variants import VARIANTS, cell
+from experiments.common import COLORS, as_stored
+from experiments.shared.negative_weights_protocol import (DEPTH, KEEP, WIDTH,
+                                                          train_free_and_nonnegative)
+from sgd.training import Schedule
+from experiments.shared.variants import VARIANTS, cell
 from theory.paper.distributions import p11
 from theory.paper.negative_weights import NONNEGATIVE_BOUND_K2, wneg_optimal_output
 
 TITLE = "Negative weights in dropout's minimisers on P_(1,1), under every dropout"
 CLAIMS = ()
-SOURCES = ("variants", "negative_weights")
 
 DATA = (("P_(1,1)", 1.0), ("y = x1 + x2", 4.0))
 
@@ -51,6 +51,7 @@ def compute(*, quick: bool, progress):
             "wneg_at_width": wneg_optimal_output(2, WIDTH, DEPTH)[2]}
     config = {"K": 2, "n": WIDTH, "d": DEPTH, "keep_prob": KEEP, "seeds": seeds,
               "schedule": schedule._asdict(), "init": "torch default (abs for non-negative runs)"}
+    data["cells"] = cells(as_stored(data))     # judged on the numbers the JSON holds
     return data, config
 
 

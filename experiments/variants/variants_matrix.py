@@ -2,10 +2,10 @@
 
     python -m experiments variants_matrix             # after the three studies it reads
 
-Rows: the dropouts of :mod:`experiments.variants`; columns: the paper's findings (a)-(f). Columns
-(a), (b), (f) come from :mod:`experiments.variants_witnesses`, (c) from
-:mod:`experiments.variants_depth`, (e) from :mod:`experiments.variants_negative_weights` (their
-cached results); column (d) is computed here: the exact J_D of random networks before and after
+Rows: the dropouts of :mod:`experiments.shared.variants`; columns: the paper's findings (a)-(f).
+Columns (a), (b), (f) are the cells that the study variants_witnesses writes into its cached
+results, (c) variants_depth's and (e) variants_negative_weights' (each study judges its own cells);
+column (d) is computed here: the exact J_D of random networks before and after
 random input scalings W' = (W1 A^-1, ...) with inputs A x (C2, Theorem 4) and cross-layer
 rescalings (c1 W1, c1 b1, c2 W2, c1 c2 b2, ...) with c1...cd = 1 (C3, Theorem 5). Every variant
 multiplies nodes or weights by noise independent of their scale, so both must hold exactly.
@@ -16,17 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Finding, rounding_bound
-from experiments.variants import COLUMNS, VARIANTS, cell, random_network
-from experiments.variants_depth import cells as depth_cells
-from experiments.variants_negative_weights import cells as negative_weights_cells
-from experiments.variants_witnesses import cells as witness_cells
+from experiments.common import Finding, rounding_bound
+from experiments.shared.variants import COLUMNS, VARIANTS, cell
+from theory.network import random_network
 from theory.paper.invariances import rescale_layers, scale_inputs
 
 TITLE = "The paper's findings under every dropout: the matrix"
 CLAIMS = ()
-SOURCES = ("variants", "variants_witnesses", "variants_depth", "variants_negative_weights",
-           "penalty_vs_keep_prob", "negative_weights")
 INPUTS = ("variants_witnesses", "variants_depth", "variants_negative_weights")
 
 VERDICT_COLORS = {"holds": "#9ecae1", "sgd-only": "#fdd49e", "fails": "#fc9272"}
@@ -40,7 +36,7 @@ def _rescaling_deviation(variant, trials, seed):
     args = variant.engine_args(sizes, 0.6)
     worst = 0.0
     for _ in range(trials):
-        params = random_network(rng, sizes)
+        params = random_network(rng, [*sizes, 1])
         X, Y = rng.normal(size=(6, 3)), rng.normal(size=6)
         base = theory.dropout_criterion(params, X, Y, **args)
         a = rng.choice([-1.0, 1.0], size=3) * rng.uniform(0.2, 5.0, size=3)
@@ -65,9 +61,7 @@ def compute(*, quick: bool, progress, inputs):
                            "scaling A with signs, one cross-layer rescaling)",
                            witness={"trials": trials, "depth": depth}, figure="variants_matrix",
                            reason=None if worst < 1e-10 else "J_D changed under a rescaling"))
-    matrix += witness_cells(inputs["variants_witnesses"])
-    matrix += depth_cells(inputs["variants_depth"])
-    matrix += negative_weights_cells(inputs["variants_negative_weights"])
+    matrix += [matrix_cell for source in INPUTS for matrix_cell in inputs[source]["cells"]]
     order = {c["id"]: c for c in matrix}
     cells = [order[key] for key in sorted(order, key=lambda k: int(k[1:]))]
     data = {"rows": [{"key": v.key, "label": v.label} for v in VARIANTS],

@@ -31,13 +31,12 @@ import numpy as np
 
 import theory
 from experiments.common import COLORS, Check, Finding, rounding_bound
-from theory.evaluation import exact_risk_and_dropout_criterion
-from experiments.training import Regime, Schedule, stack_runs, train
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule, final_checkpoint, stack_runs, train
+from theory.evaluation import exact_risk_and_dropout_criterion, l2_penalties
 from theory.paper.depth import (min_norm_l2_penalty, theorem18_dropout_penalty, theorem18_l2_bound,
                                 theorem18_l2_penalty, theorem18_network)
 from theory.paper.distributions import p11
-from experiments.initialisation import torch_default_init
-from theory.network import sum_squared_weights
 
 TITLE = "Dropout's penalty grows exponentially with depth; weight decay's does not"
 CLAIMS = ("C12",)
@@ -77,14 +76,13 @@ def _trained(depths, seeds, schedule, progress):
                                     seeds)
             trained = train(keys, params, X, Y, stack_runs([Regime(keep_prob=keep)] * seeds),
                             schedule)
-            final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
+            final = final_checkpoint(trained.params)
             risk, j_d = (np.asarray(v) for v in exact_risk_and_dropout_criterion(final, X, Y, 0.5))
             if regime == "plain":
                 out["fitted"].append(risk < FIT_TOLERANCE)
                 out["risk"].append(risk)
                 out["dropout_penalty"].append(j_d - risk)
-                weights_sq = jax.vmap(sum_squared_weights)(final)
-                out["l2_penalty"].append(0.5 * LAM * np.asarray(weights_sq))
+                out["l2_penalty"].append(np.asarray(l2_penalties(final, LAM)))
             else:
                 out["dropout_trained_risk"].append(risk)
                 out["dropout_trained_criterion"].append(j_d)
@@ -109,7 +107,7 @@ def _sgd_growth(depths, seeds, steps, progress):
         keys = jax.random.split(jax.random.fold_in(jax.random.key(2818), d), seeds)
         trained = train(keys, start, X, jnp.full((seeds, 1), y), stack_runs([regime] * seeds),
                         schedule)
-        final = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[:, -1]), trained.params)
+        final = jax.tree_util.tree_map(np.asarray, final_checkpoint(trained.params))
         runs = [tuple((W[i], b[i]) for W, b in final) for i in range(seeds)]
         x, label = np.ones((1, K)), np.array([y])
         risk = np.array([theory.risk(run, x, label) for run in runs])
@@ -118,7 +116,7 @@ def _sgd_growth(depths, seeds, steps, progress):
         out["relative_risk_runs"].append(risk / y ** 2)
         out["fitted"].append(risk / y ** 2 < GROWTH["relative_fit_tolerance"])
         out["dropout_penalty_runs"].append(penalty)
-        out["l2_penalty_runs"].append(0.5 * LAM * np.asarray(jax.vmap(sum_squared_weights)(final)))
+        out["l2_penalty_runs"].append(np.asarray(l2_penalties(final, LAM)))
     fitted = out["fitted"]
     out["dropout_penalty"] = [_median(v, f) for v, f in zip(out["dropout_penalty_runs"], fitted)]
     out["l2_penalty"] = [_median(v, f) for v, f in zip(out["l2_penalty_runs"], fitted)]

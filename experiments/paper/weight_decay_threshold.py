@@ -19,11 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Check
-from theory.evaluation import exact_risk_and_dropout_criterion
-from experiments.training import Regime, Schedule, stack_runs, train
-from theory.paper.distributions import point_and_origin
-from experiments.initialisation import torch_default_init
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule, final_checkpoint, stack_runs, train
+from theory.evaluation import exact_risks
 from theory.network import sum_squared_weights
+from theory.paper.distributions import point_and_origin
 from theory.paper.weight_decay import weight_decay_aversion
 
 TITLE = "Weight decay's aversion depends on the input scale and collapses; dropout's does not"
@@ -63,8 +63,8 @@ def compute(*, quick: bool, progress):
     keys = jax.random.split(jax.random.key(77), len(runs))
     progress(f"training {len(runs)} networks x {schedule.steps} SGD steps")
     trained = train(keys, params, jnp.asarray(X), jnp.asarray(Y), regime, schedule)
-    final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
-    risk, _ = exact_risk_and_dropout_criterion(final, jnp.asarray(X), jnp.asarray(Y), 0.5)
+    final = final_checkpoint(trained.params)
+    risk = exact_risks(final, jnp.asarray(X), jnp.asarray(Y))
     sq = np.asarray(jax.vmap(sum_squared_weights)(final)).reshape(len(configs), seeds)
     bias = np.asarray(final[-1][1][:, 0]).reshape(len(configs), seeds)
     risk = np.asarray(risk).reshape(len(configs), seeds)

@@ -1,5 +1,5 @@
 """Negative, label-dependent and non-monotonic penalties under each dropout (ours; C13-C15 for the
-variants of :mod:`experiments.variants`).
+variants of :mod:`experiments.shared.variants`).
 
     python -m experiments variants_witnesses          # writes figures/variants_witnesses.*
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from experiments.common import COLORS, Finding, rounding_bound
-from experiments.penalty_vs_keep_prob import interior_extrema
-from experiments.variants import VARIANTS, cell, random_network
+from experiments.common import COLORS, Finding, as_stored, rounding_bound
+from experiments.shared.analysis import interior_extrema
+from experiments.shared.variants import VARIANTS, cell
 from theory.enumeration import brute_force_criterion
+from theory.network import random_network
 
 TITLE = "Under every dropout the penalty can be negative, label-dependent and non-monotonic in q"
 CLAIMS = ()
-SOURCES = ("variants", "penalty_vs_keep_prob")
 
 X_WITNESS = np.array([[1.0, -1.0]])
 WIDTH, KEEP = 3, 0.5
@@ -50,7 +50,7 @@ def _witness(variant, candidates, seed):
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(candidates):
-        params = random_network(rng, sizes, decimals=1)
+        params = random_network(rng, [*sizes, 1], decimals=1)
         f, e1, e2 = (float(v[0]) for v in theory.deviation_moments(params, X_WITNESS, **args))
         score = abs(e1) / np.sqrt(e2) if e2 > 0 else 0.0
         if best is None or score > best[0]:
@@ -91,7 +91,7 @@ def _last_layer_identity(networks, seed):
     worst, label_gap, count = 0.0, 0.0, 0
     for i in range(networks):
         depth, keep = 2 + i % 2, float(rng.uniform(0.1, 0.9))
-        params = random_network(rng, [3] + [4] * (depth - 1), decimals=1)
+        params = random_network(rng, [3] + [4] * (depth - 1) + [1], decimals=1)
         X, Y = rng.normal(size=(5, 3)), rng.normal(size=5)
         hidden = np.asarray(X)
         for W, b in params[:-1]:
@@ -118,6 +118,7 @@ def compute(*, quick: bool, progress):
     data["last_layer_identity"] = _last_layer_identity(20 if quick else 200, seed=932)
     config = {"x": X_WITNESS[0], "width": WIDTH, "keep_prob": KEEP, "candidates": candidates,
               "weights": "N(0, 1) rounded to 0.1", "seeds": [900 + i for i in range(len(VARIANTS))]}
+    data["cells"] = cells(as_stored(data))     # judged on the numbers the JSON holds
     return data, config
 
 

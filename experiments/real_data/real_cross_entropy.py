@@ -4,7 +4,7 @@ depth? (ours; the paper's C13, C14 and C12 asked under the loss classifiers are 
     python -m experiments real_cross_entropy           # writes figures/real_cross_entropy.*
 
 Data: wine (3 classes) and breast cancer (2 classes, here with two softmax outputs), scikit-learn's
-copies, standardised (experiments/datasets.py). Networks K-5-...-5-C of depth d = 2, 3, 4, Torch's
+copies, standardised (experiments/shared/datasets.py). Networks K-5-...-5-C of depth d = 2, 3, 4, Torch's
 default initialisation, trained by SGD on the cross-entropy (batch 1, learning rate 0.01 /
 (1 + 1e-5 t), Torch7 momentum 0.5, 20,000 steps) with dropout (keep 1/2 on the hidden layers,
 inputs kept) or without; RUNS runs (run r: split seed r, its own initial network and SGD stream).
@@ -25,14 +25,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Finding, rounding_bound
-from experiments.datasets import load_runs
-from experiments.initialisation import torch_default_init
-from experiments.training import Regime, Schedule, stack_runs, train
+from experiments.shared.datasets import load_runs
+from experiments.shared.split_training import stacked, train_on_splits
+from sgd.initialisation import torch_default_init
+from sgd.training import Regime, Schedule
 from theory.evaluation import exact_per_example_penalties
 
 TITLE = "Cross-entropy on real data: negative, label-dependent, deeper-growing dropout penalties"
 CLAIMS = ()
-SOURCES = ("datasets",)
 
 DATASETS = ("wine", "breast_cancer")
 DEPTHS, HIDDEN, RUNS, KEEP = (2, 3, 4), 5, 4, 0.5
@@ -56,20 +56,19 @@ def _dataset(name, runs, schedule, progress):
     splits, description = load_runs(name, runs)
     classes = splits[0].num_classes
     K = splits[0].X_train.shape[1]
-    X = np.stack([s.X_train for s in splits for _ in REGIMES])
-    Y = np.stack([s.Y_train for s in splits for _ in REGIMES])
+    run = np.repeat(np.arange(runs), len(REGIMES))          # run-major: each run's regimes together
+    X, Y = stacked(splits, run, "X_train"), stacked(splits, run, "Y_train")
     out = {"classes": classes, "description": description, "by_depth": []}
     for d in DEPTHS:
         keep = (1.0,) + (KEEP,) * (d - 1)
         regimes = {"dropout": Regime(keep_prob=np.asarray(keep)), "none": Regime(keep_prob=np.ones(d))}
-        params = stack_runs([_init(jax.random.fold_in(jax.random.key(178 + d), r), K, d, classes)
-                             for r in range(runs) for _ in REGIMES])
+        inits = [_init(jax.random.fold_in(jax.random.key(178 + d), r), K, d, classes)
+                 for r in range(runs)]
         progress(f"{name}, depth {d}: training {runs * len(REGIMES)} networks x "
                  f"{schedule.steps:,} SGD steps on the cross-entropy")
-        trained = train(jax.random.split(jax.random.key(1780 + d + len(name)), len(X)), params, X, Y,
-                        stack_runs([regimes[g] for _ in range(runs) for g in REGIMES]), schedule,
-                        loss="cross_entropy")
-        final = jax.tree_util.tree_map(lambda leaf: leaf[:, -1], trained.params)
+        final = train_on_splits(splits, run, [regimes[g] for _ in range(runs) for g in REGIMES],
+                                inits, jax.random.key(1780 + d + len(name)), schedule,
+                                loss="cross_entropy")
         progress(f"{name}, depth {d}: exact per-example penalties ({2 ** (HIDDEN * (d - 1)):,} "
                  f"patterns) for each of the {classes} labels")
         by_label = np.stack([np.asarray(exact_per_example_penalties(
