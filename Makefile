@@ -12,6 +12,12 @@ SETUP  := $(VENV)/.installed
 NPROC     := $(shell nproc 2>/dev/null || echo 1)
 DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 
+# JAX's persistent compilation cache, in the project (git-ignored .cache/): a rerun of `make all`
+# or `make test` loads what an earlier run compiled instead of compiling it again (the tests compile
+# at another optimisation level, so their entries are their own). A fresh clone starts empty.
+export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/.cache/jax
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS := 0
+
 # The experiments and each result's prerequisites come from the code: the registry lists the
 # experiments, and every result depends on the project files its study imports (transitively) and
 # the cached results it reads (`python -m experiments --deps`, experiments/dependencies.py).
@@ -65,7 +71,7 @@ test-all: $(SETUP)
 
 clean:
 	rm -rf results/ figures/*.png figures/*.pdf figures/*.json figures/REPORT.md \
-	       .pytest_cache .hypothesis
+	       .pytest_cache .hypothesis .cache
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info

@@ -18,11 +18,13 @@ from pathlib import Path
 
 from experiments.common import FIGURES_DIR, RESULTS_DIR, VERDICTS, Progress, read_json, save_figure
 from experiments.common import style, write_json
+from experiments.compilation import compilations, describe
 from experiments.dependencies import ROOT, code_version, declared_inputs, project_files
 from experiments.registry import EXPERIMENTS, load, module_name
 
 
 def compute(name: str, quick: bool, results_dir: Path) -> Path:
+    compiled = compilations()
     module = load(name)
     progress = Progress(name + (" --quick" if quick else ""))
     extra = {}
@@ -48,7 +50,8 @@ def compute(name: str, quick: bool, results_dir: Path) -> Path:
     write_json(path, payload)
     failed = [c.claim for c in checks if not c.passed]
     progress(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}; "
-             f"checks: {len(checks) - len(failed)} PASS, {len(failed)} FAIL {failed or ''}")
+             f"checks: {len(checks) - len(failed)} PASS, {len(failed)} FAIL"
+             f"{f' {failed}' if failed else ''}; {describe(compiled)}")
     return path
 
 

@@ -45,6 +45,10 @@ from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
 
 _STREAM = 0x5D6   # folded into each run's key to give its training stream
+SPLIT_ABOVE = 50_000_000
+"""Model-steps (runs x steps) of one call above which its runs are split over the local devices.
+Each device compiles its own program (seconds each); below this the call is cheaper on one device.
+Results are the same bits either way."""
 
 
 class Regime(NamedTuple):
@@ -221,7 +225,7 @@ _train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "no
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
-          groups=None, loss: str = "square") -> Trajectory:
+          groups=None, loss: str = "square", split_above: int = SPLIT_ABOVE) -> Trajectory:
     """Train many runs at once: every argument but ``schedule`` has a leading run axis.
 
     keys (R,) PRNG keys; params a tuple of (W, b) with shapes (R, n_out, n_in), (R, n_out);
@@ -232,9 +236,10 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
     output nodes; :mod:`theory.losses`) are shared by all runs.
     Returns a Trajectory with leaves (R, C, ...), C = steps / log_every checkpoints.
 
-    The run axis is split into one contiguous block per local device and every block is trained,
-    concurrently, by the same single-device program, so the call uses all GPUs or TPU cores of a
-    host, or all CPU cores when XLA is told to expose them as devices:
+    When the call has more than ``split_above`` model-steps (runs x steps; default
+    :data:`SPLIT_ABOVE`), the run axis is split into one contiguous block per local device and every
+    block is trained, concurrently, by the same single-device program, so the call uses all GPUs or
+    TPU cores of a host, or all CPU cores when XLA is told to expose them as devices:
     XLA_FLAGS=--xla_force_host_platform_device_count=N (the Makefile sets N to the number of
     cores). Runs are independent and a run's numbers do not depend on its batch, so the results
     are bitwise those of one device (tests/test_sharding.py). We do not use a mesh-sharded jit
@@ -248,10 +253,9 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
     static = dict(schedule=schedule, noise=spec, noisy=noisy_layers(regime, len(params)),
                   loss=check_loss(loss))
     args = (keys, params, X, Y, regime)
-    devices = jax.local_devices()
-    if len(devices) == 1:
+    devices, runs = jax.local_devices(), keys.shape[0]
+    if len(devices) == 1 or runs * schedule.steps <= split_above:
         return _train_single(*args, **static)
-    runs = keys.shape[0]
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
     blocks = [jax.device_put(jax.tree_util.tree_map(lambda a: a[lo:hi], args), device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]

@@ -1,7 +1,10 @@
 """Shared test set-up: float64 via `import theory`, deterministic Hypothesis, one seed source,
-and fast compilation."""
+fast compilation, and (with --compilations) what each test module compiles."""
 
+import json
 import os
+from collections import defaultdict
+from pathlib import Path
 
 # Most tests are dominated by XLA compiling small programs, not by running them: the lowest backend
 # optimisation level compiles about twice as fast (test_family.py: 64 s -> 38 s on 2 cores). It
@@ -28,3 +31,49 @@ settings.load_profile("suite")
 def key():
     """The suite's root PRNG key; tests derive theirs with fold_in/split."""
     return jax.random.key(SEED)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--compilations", action="store_true",
+                     help="count the XLA programs each test module compiles and report them")
+
+
+COMPILED = defaultdict(lambda: {"programs": 0, "cache_hits": 0, "seconds": 0.0})
+REPORTS = Path(__file__).resolve().parent.parent / ".cache" / "compilations"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not item.config.getoption("--compilations"):
+        yield
+        return
+    from experiments.compilation import compilations
+
+    before = compilations()
+    yield
+    after, module = compilations(), COMPILED[item.module.__name__]
+    for key in module:
+        module[key] += after[key] - before[key]
+
+
+def pytest_sessionfinish(session):
+    """Each process (an xdist worker, or the only one) leaves its counts for the summary."""
+    if session.config.getoption("--compilations"):
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        (REPORTS / f"{name}.json").write_text(json.dumps(COMPILED))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not config.getoption("--compilations") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    total = defaultdict(lambda: {"programs": 0, "cache_hits": 0, "seconds": 0.0})
+    for path in REPORTS.glob("*.json"):
+        for module, counts in json.loads(path.read_text()).items():
+            for key, value in counts.items():
+                total[module][key] += value
+        path.unlink()
+    terminalreporter.section("XLA compilations per test module (compiled / from the cache)")
+    for module, c in sorted(total.items(), key=lambda item: -item[1]["seconds"]):
+        terminalreporter.write_line(f"{module:24s} {c['programs'] - c['cache_hits']:5d} / "
+                                    f"{c['cache_hits']:5d}  {c['seconds']:7.1f} s")

@@ -23,7 +23,7 @@ regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), R
                         Regime(keep_prob=0.7, nonnegative=1.0), Regime(dampening=0.0),
                         Regime(keep_prob=0.5, lam=0.05), Regime()])
 schedule = Schedule(steps=400, log_every=100)
-split = train(keys, params, X, Y, regime, schedule)
+split = train(keys, params, X, Y, regime, schedule, split_above=0)     # split however small
 single = _train_single(keys, params, X, Y, regime, schedule=schedule, noise=run_noise(params),
                        noisy=noisy_layers(regime, 3), loss="square")                 # one device
 devices = {d for leaf in jax.tree_util.tree_leaves(single) for d in leaf.devices()}

@@ -26,21 +26,28 @@ def train_free_and_nonnegative(X0, Y0, seeds, schedule, seed, progress, label, *
     every checkpoint. ``keep_prob`` (one or one per dropout layer), ``noise`` and ``groups`` as in
     :func:`theory.dropout_criterion`."""
     K = X0.shape[1]
-    X, Y = jnp.tile(X0, (seeds, 1, 1)), jnp.tile(Y0, (seeds, 1))
+    kinds = (("free", 0.0), ("nonneg", 1.0))        # trained together: one call, one program
+    X, Y = jnp.tile(X0, (2 * seeds, 1, 1)), jnp.tile(Y0, (2 * seeds, 1))
     init = jax.vmap(lambda k: torch_default_init(k, K, WIDTH, DEPTH))(
         jax.random.split(jax.random.key(seed), seeds))
+    params = tuple((jnp.concatenate([W, jnp.abs(W)]), jnp.concatenate([b, b])) for W, b in init)
+    regime = stack_runs([Regime(keep_prob=jnp.asarray(keep_prob, jnp.float64),
+                                nonnegative=nonnegative) for _, nonnegative in kinds
+                         for _ in range(seeds)])
+    keys = jnp.concatenate([jax.random.split(jax.random.key(seed + 1 + int(nonnegative)), seeds)
+                            for _, nonnegative in kinds])
     variant = {"noise": noise, "groups": groups}
+    progress(f"{label}: free and non-negative, {seeds} seeds each x {schedule.steps} SGD steps "
+             f"with {noise}")
+    trajectory = train(keys, params, X, Y, regime, schedule, **variant)
+    _, j_d = exact_along_training(trajectory.params, X, Y, keep_prob, **variant)
+    j_d = np.asarray(j_d)
+    final = jax.tree_util.tree_map(np.asarray, final_checkpoint(trajectory.params))
     out = {}
-    for name, nonnegative in (("free", 0.0), ("nonneg", 1.0)):
-        progress(f"{label}: {name}, {seeds} seeds x {schedule.steps} SGD steps with {noise}")
-        params = init if not nonnegative else tuple((jnp.abs(W), b) for W, b in init)
-        regime = stack_runs([Regime(keep_prob=jnp.asarray(keep_prob, jnp.float64),
-                                    nonnegative=nonnegative)] * seeds)
-        keys = jax.random.split(jax.random.key(seed + 1 + int(nonnegative)), seeds)
-        trajectory = train(keys, params, X, Y, regime, schedule, **variant)
-        _, j_d = exact_along_training(trajectory.params, X, Y, keep_prob, **variant)
-        final = jax.tree_util.tree_map(np.asarray, final_checkpoint(trajectory.params))
-        out[name] = {"criterion": np.asarray(j_d), "final_criterion": np.asarray(j_d[:, -1]),
-                     "min_weight": np.min([W.min(axis=(1, 2)) for W, _ in final], axis=0),
-                     "final_params": final}
+    for i, (name, _) in enumerate(kinds):
+        runs = slice(i * seeds, (i + 1) * seeds)
+        mine = tuple((W[runs], b[runs]) for W, b in final)
+        out[name] = {"criterion": j_d[runs], "final_criterion": j_d[runs, -1],
+                     "min_weight": np.min([W.min(axis=(1, 2)) for W, _ in mine], axis=0),
+                     "final_params": mine}
     return out
