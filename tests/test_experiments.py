@@ -185,3 +185,21 @@ def test_no_study_imports_another_study():
     for name in EXPERIMENTS:
         others = set(project_files(module_name(name))) & (set(studies.values()) - {studies[name]})
         assert not others, (name, sorted(str(path) for path in others))
+
+
+def test_compilations_are_counted():
+    """The runner's compile report: a new program counts once, a second call of it not at all."""
+    import jax
+    import jax.numpy as jnp
+
+    from experiments.compilation import compilations, describe
+
+    first, second = jnp.arange(7.0), jnp.arange(7.0) + 1
+    before = compilations()
+    fresh = jax.jit(lambda x: jnp.sin(x) * 3.25 + 0.125)   # a program no other test compiles
+    fresh(first).block_until_ready()
+    middle = compilations()
+    fresh(second).block_until_ready()
+    after = compilations()
+    assert middle["programs"] - before["programs"] >= 1 and after == middle
+    assert describe(before).startswith("compiled ")
