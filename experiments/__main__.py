@@ -19,7 +19,7 @@ from pathlib import Path
 from experiments.common import FIGURES_DIR, RESULTS_DIR, VERDICTS, Progress, read_json, save_figure
 from experiments.common import style, write_json
 from experiments.compilation import compilations, describe
-from experiments.dependencies import ROOT, code_version, declared_inputs, project_files
+from experiments.dependencies import ROOT, code_version, declared_inputs, module_file, project_files
 from experiments.registry import EXPERIMENTS, load, module_name
 
 
@@ -76,7 +76,7 @@ def makefile_dependencies() -> str:
     for name in EXPERIMENTS:
         files = [path.relative_to(ROOT).as_posix() for path in project_files(module_name(name))]
         inputs = [f"results/{source}.json" for source in declared_inputs(module_name(name))]
-        study = f"experiments/{module_name(name).split('.')[1]}/{name}.py"
+        study = module_file(module_name(name)).relative_to(ROOT).as_posix()
         lines.append(f"results/{name}.json: {' '.join([*files, *RUNNER, *inputs])}")
         lines.append(f"figures/{name}.png: results/{name}.json {study} experiments/common.py")
     return "\n".join(lines) + "\n"

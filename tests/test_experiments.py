@@ -152,14 +152,14 @@ def test_dependencies_come_from_the_imports():
     are the project files its study imports, transitively, and the results it reads."""
     from experiments.__main__ import makefile_dependencies
     from experiments.dependencies import declared_inputs
-    from experiments.registry import module_name
+    from experiments.registry import FAMILY, module_name
 
     rules = {}
     for line in makefile_dependencies().splitlines():
         target, _, prerequisites = line.partition(": ")
         rules[target] = set(prerequisites.split())
     for name in EXPERIMENTS:
-        study = "experiments/" + module_name(name).split(".")[1] + f"/{name}.py"
+        study = f"experiments/{FAMILY[name]}/{name}.py"
         runner = {"experiments/common.py", "experiments/__main__.py"}
         assert {study, *runner} <= rules[f"results/{name}.json"]
         assert {f"results/{s}.json" for s in declared_inputs(module_name(name))} <= \
@@ -177,11 +177,10 @@ def test_dependencies_come_from_the_imports():
 def test_no_study_imports_another_study():
     """Studies share code through the shared rooms (theory, sgd, experiments/shared, the runner's
     common), never through another study."""
-    from experiments.dependencies import ROOT, project_files
+    from experiments.dependencies import module_file, project_files
     from experiments.registry import module_name
 
-    studies = {name: ROOT.joinpath(*module_name(name).split(".")).with_suffix(".py")
-               for name in EXPERIMENTS}
+    studies = {name: module_file(module_name(name)) for name in EXPERIMENTS}
     for name in EXPERIMENTS:
         others = set(project_files(module_name(name))) & (set(studies.values()) - {studies[name]})
         assert not others, (name, sorted(str(path) for path in others))
