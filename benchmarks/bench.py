@@ -50,14 +50,14 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import theory  # noqa: E402
-from experiments.shared import parity_protocol as protocol  # noqa: E402
+from experiments.shared import parity_protocol  # noqa: E402
 from sgd.training import Schedule, noisy_loss, run_noise, train  # noqa: E402
 from theory.enumeration import brute_force_criterion  # noqa: E402
 from theory.exact import delta_moments, penalty_from_moments  # noqa: E402
 from theory.network import as_params, random_network, widths  # noqa: E402
 from theory.noise import as_noise, draw_raw  # noqa: E402
 
-K, N_HIDDEN, N_EXAMPLES = protocol.K, protocol.N_HIDDEN, protocol.N_EXAMPLES
+K, N_HIDDEN, N_EXAMPLES = parity_protocol.K, parity_protocol.N_HIDDEN, parity_protocol.N_EXAMPLES
 NETWORKS_PER_RUN = 15                         # 5 scales x 3 regimes, Torch7 momentum
 MODEL_COUNTS = (150, 1_500, 15_000)
 SETUP_RUNS = (10, 100, 1_000)
@@ -80,8 +80,8 @@ def _median_time(fn, repeats, warmup=None):
 def protocol(runs):
     """The Figure 2 protocol's networks as the paper ran them: runs x 5 scales x 3 regimes (Torch7
     momentum, weight decay on every parameter), from experiments/shared/parity_protocol.py."""
-    regimes = {name: protocol.REGIMES[name] for name in ("dropout", "weight_decay_biases", "none")}
-    _, keys, params, X, Y, regime = protocol.protocol_runs(runs, regimes, {"torch7": 0.5})
+    regimes = {name: parity_protocol.REGIMES[name] for name in ("dropout", "weight_decay_biases", "none")}
+    _, keys, params, X, Y, regime = parity_protocol.protocol_runs(runs, regimes, {"torch7": 0.5})
     return keys, params, X, Y, regime
 
 

@@ -11,17 +11,28 @@ does); tests/test_training.py checks it against
 
 Random numbers. Each run has its own counter-based stream: word pair j of step t is the Threefry-2x32
 hash (20 rounds; Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC
-2011; the hash behind ``jax.random``) of the counter (t, j) under the run's key. Written here in
+2011; the hash behind ``jax.random``) of the counter (t, j) under the run's key (words 2j and
+2j + 1), and only the pairs a step uses are hashed. Written here in
 ``jax.numpy`` so that XLA fuses it into the loop that uses it (``jax.random``'s own call is an
-opaque kernel, 2.5x slower here); tests check it bit for bit against ``jax.extend.random``. A
-step's words are laid out in a fixed order (the example index, then every dropout layer's noise),
-so a run's numbers depend on its key alone, never on the other runs of its tile or device:
+opaque kernel, 2.5x slower here); tests check it bit for bit against ``jax.extend.random``.
+Word 0 of a step picks the example; dropout layer l's words start at word 1 + (the number of draws
+of layers 0..l-1), whatever their widths; a layer makes one draw per node, group or (DropConnect)
+weight, in that order, and none where no run of the call has noise:
 
 * example index: floor(u N / 2^32) for one 32-bit word u (each example has probability within
   N / 2^32 of 1/N);
-* Bernoulli kinds: kept when u < p 2^32, probability ceil(p 2^32) / 2^32 (exact when p 2^32 is
-  an integer, as for p = 1/2; within 2^-32 of p always);
-* Gaussian noise: z = Phi^-1((u + 1/2) / 2^32), a standard normal truncated at |z| < 6.23.
+* Bernoulli kinds, in m-bit fields: m is the smallest number of bits with p 2^m an integer when
+  it is at most FIELD_BITS = 16 (m = 1 at p = 1/2, 2 at p = 1/4 or 3/4, 3 at p = k/8), else
+  m = 32 (whole words). Draw i of the layer is bits m (i mod f) .. m (i mod f) + m - 1 of the
+  layer's word floor(i / f), f = floor(32 / m) fields to a word (no field straddles two words), and
+  the node is kept when that field is below p 2^m: probability exactly p for such dyadic p (one
+  word is 32 masks at p = 1/2) and ceil(p 2^32) / 2^32, within 2^-32 of p, otherwise (the rule
+  of 32-bit words, whose draws are the same bits as before fields were introduced). A run's m is
+  the widest any of its own steps needs (a keep schedule mixing p = 1/2 and 0.3 takes 32), so a
+  run's numbers depend on its key and its own keep probabilities alone, never on the other runs
+  of its tile, device or call: lanes of one tile may use different widths;
+* Gaussian noise: z = Phi^-1((u + 1/2) / 2^32) for one 32-bit word u per node, a standard normal
+  truncated at |z| < 6.23.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ from theory.noise import Noise
 LANES = 64                 # at most this many runs per tile
 CHUNK_BYTES = 1 << 18      # draws of one chunk of steps, per tile: about a quarter of a core's L2
 GATHER_BY_SELECT = 32      # up to this many examples, pick a step's example by selects, not a gather
+WORD_BITS = 32             # Threefry-2x32 gives 32-bit words
+FIELD_BITS = 16            # Bernoulli draws in fields of up to this many bits; wider: whole words
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
@@ -64,7 +77,7 @@ def tile_width(runs: int) -> int:
 
 
 def layer_sizes(noise: Noise, widths, n_outs) -> list:
-    """The number of random words one step draws for each dropout layer: one per node, group or
+    """The number of random draws one step makes for each dropout layer: one per node, group or
     (DropConnect) weight."""
     sizes = []
     for layer, (width, n_out) in enumerate(zip(widths, n_outs)):
@@ -75,6 +88,22 @@ def layer_sizes(noise: Noise, widths, n_outs) -> list:
     return sizes
 
 
+def field_bits(keep) -> np.ndarray:
+    """The width in bits of one Bernoulli draw at keep probability ``keep`` (elementwise): the
+    smallest m <= FIELD_BITS with keep 2^m an integer (0 at keep = 1), else WORD_BITS."""
+    keep = np.asarray(keep, np.float64)
+    bits = np.full(keep.shape, WORD_BITS)
+    for m in range(FIELD_BITS, -1, -1):
+        scaled = keep * 2.0 ** m
+        bits = np.where(scaled == np.floor(scaled), m, bits)
+    return bits
+
+
+def words_for(size: int, bits: int) -> int:
+    """32-bit words that ``size`` fields of ``bits`` bits fill, floor(32 / bits) to a word."""
+    return -(-size // (WORD_BITS // bits))
+
+
 def chunk_length(log_every: int, words_per_step: int, num_inputs: int) -> int:
     """Steps drawn at once: the largest divisor of ``log_every`` whose draws fit CHUNK_BYTES."""
     per_step = 8 * LANES * (words_per_step + num_inputs + 1)           # bytes, widest tile
@@ -82,13 +111,26 @@ def chunk_length(log_every: int, words_per_step: int, num_inputs: int) -> int:
     return max(s for s in range(1, min(log_every, cap) + 1) if log_every % s == 0)
 
 
-def _words(key, steps, first: int, count: int):
-    """Words first..first+count-1 of every step in ``steps`` (S,), for every lane: (S, count, T)."""
-    lo, hi = first // 2, (first + count + 1) // 2
-    pairs = jnp.arange(lo, hi, dtype=jnp.uint32)[None, :, None]
-    a, b = threefry2x32(key[0], key[1], steps.astype(jnp.uint32)[:, None, None], pairs)
-    words = jnp.stack([a, b], axis=2).reshape(a.shape[:1] + (2 * (hi - lo),) + a.shape[2:])
-    return words[:, first - 2 * lo: first - 2 * lo + count]
+def _hash_words(key, steps, ranges):
+    """Words first..first+count-1 of every step in ``steps`` (S,), for every lane and every
+    (first, count) in ``ranges``: a list of (S, count, T) arrays. Each word pair is hashed once."""
+    pairs = sorted({j for first, count in ranges for j in range(first // 2, (first + count + 1) // 2)})
+    a, b = threefry2x32(key[0], key[1], steps.astype(jnp.uint32)[:, None, None],
+                        jnp.asarray(pairs, jnp.uint32)[None, :, None])
+    words = jnp.stack([a, b], axis=2).reshape(a.shape[:1] + (2 * len(pairs),) + a.shape[2:])
+    column = {2 * j + half: 2 * i + half for i, j in enumerate(pairs) for half in (0, 1)}
+    return [words[:, column[first]: column[first] + count] for first, count in ranges]
+
+
+def _fields(block, size: int, bits: int):
+    """Field i (0..size-1) of the words ``block`` (S, words, T): bits m*(i % f) .. m*(i % f)+m-1 of
+    word floor(i / f), f = floor(32 / m) fields to a word (no field straddles two words)."""
+    if bits == WORD_BITS:
+        return block[:, :size]
+    per_word = WORD_BITS // bits
+    unit = np.arange(size)
+    shift = jnp.asarray((unit % per_word) * bits, jnp.uint32)[None, :, None]
+    return (block[:, unit // per_word] >> shift) & np.uint32((1 << bits) - 1)
 
 
 def _pick_examples(index, X, Y):
@@ -107,35 +149,43 @@ def _pick_examples(index, X, Y):
     return x, Y[index, lanes[None, :]]
 
 
-def chunk_draws(noise: Noise, key, steps, keep, X, Y, widths, n_outs, noisy):
+def chunk_draws(noise: Noise, key, steps, keep, X, Y, widths, n_outs, fields, bits):
     """Everything random about steps ``steps`` (S,) of one tile: the inputs x (S, K, T) and labels
     (S, T) of the drawn examples, and each dropout layer's multiplier: (S, n_l, T) for node noise,
     (S, n_out, n_in, T) for DropConnect, None for a layer that carries no noise in any run.
 
-    ``keep`` (S, d, T): the keep probability of every layer at every step and lane; ``noisy``
-    (static): which layers draw noise. Word offsets do not depend on ``noisy``.
+    ``keep`` (S, d, T): the keep probability of every layer at every step and lane; ``fields``
+    (static): for every layer the field widths its lanes use (empty: no noise in any lane);
+    ``bits`` (d, T): each lane's field width (one of the layer's ``fields``). Layer l's draws
+    start at word 1 + (its predecessors' sizes), whatever the widths: a lane's numbers depend on
+    its key and its own widths alone.
     """
     sizes = layer_sizes(noise, widths, n_outs)
-    u = _words(key, steps, 0, 1)[:, 0].astype(jnp.float64)
+    starts = np.cumsum([1] + sizes[:-1])
+    ranges = [(0, 1)] + [(int(start), max(words_for(size, m) for m in widths_l))
+                         for start, size, widths_l in zip(starts, sizes, fields) if widths_l]
+    blocks = iter(_hash_words(key, steps, ranges))
+    u = next(blocks)[:, 0].astype(jnp.float64)
     index = jnp.floor(u * (X.shape[0] * 2.0 ** -32)).astype(jnp.int32)     # exact: u N < 2^53
     x, y = _pick_examples(index, X, Y)
-    # kept when u < p 2^32, i.e. u <= ceil(p 2^32) - 1: an exact comparison of 32-bit integers
-    last_kept = (jnp.ceil(keep * 2.0 ** 32) - 1.0).astype(jnp.uint32)       # (S, d, T)
+    # kept when the field u < p 2^m, i.e. u <= ceil(p 2^m) - 1: an exact comparison of integers
+    last_kept = (jnp.ceil(keep * (2.0 ** bits.astype(jnp.float64))[None]) - 1.0).astype(jnp.uint32)
     inverse = 1.0 / keep
-    multipliers, offset = [], 1
+    multipliers = []
     for layer, size in enumerate(sizes):
-        if not noisy[layer]:
+        if not fields[layer]:
             multipliers.append(None)
-            offset += size
             continue
-        words = _words(key, steps, offset, size)                            # (S, size, T)
-        offset += size
+        block = next(blocks)                                                # (S, words, T)
         if noise.kind == "gaussian":
-            z = jax.scipy.special.ndtri((words.astype(jnp.float64) + 0.5) * 2.0 ** -32)
+            z = jax.scipy.special.ndtri((block[:, :size].astype(jnp.float64) + 0.5) * 2.0 ** -32)
             p = keep[:, layer][:, None]                                     # (S, 1, T)
             value = 1.0 + jnp.sqrt((1.0 - p) / p) * z
         else:
-            value = jnp.where(words <= last_kept[:, layer][:, None],
+            field = _fields(block, size, fields[layer][0])
+            for m in fields[layer][1:]:
+                field = jnp.where(bits[layer] == m, _fields(block, size, m), field)
+            value = jnp.where(field <= last_kept[:, layer][:, None],
                               inverse[:, layer][:, None], 0.0)
         if noise.kind == "dropconnect":
             value = value.reshape((value.shape[0], n_outs[layer], widths[layer], value.shape[-1]))

@@ -125,17 +125,29 @@ def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
     return as_noise(sizes, 1.0, noise, groups)._replace(keep=None)
 
 
-def noisy_layers(regime: Regime, depth: int) -> tuple:
-    """Which dropout layers carry noise in at least one run (static; all when values are traced).
-    Only these draw noise; the others keep their place in every run's random stream."""
+def random_fields(regime: Regime, runs: int, depth: int, kind: str):
+    """How each run draws its Bernoulli masks (:mod:`sgd.kernel`): the width in bits of every
+    run's draws in every dropout layer, (runs, d) from its own keep probabilities (the widest any
+    step needs: :func:`sgd.kernel.field_bits`; 32 for Gaussian noise), and, static, for every
+    layer the widths its runs use (empty: no run has noise there, and the layer draws nothing).
+    A run at keep 1 in a noisy layer takes that layer's first width (it keeps every node at any)."""
     keep = regime.keep_prob if regime.keep_by_step is None else regime.keep_by_step
     if is_traced(keep):
-        return (True,) * depth
+        raise ValueError("train needs concrete keep probabilities (each run's random layout "
+                         "depends on them): call it outside jax.jit / jax.vmap")
     keep = np.asarray(keep, np.float64)
-    per_layer = depth > 1 and keep.ndim == (2 if regime.keep_by_step is None else 3)
-    keep = keep.reshape(-1, depth) if per_layer else keep.reshape(-1, 1)
-    return tuple(bool(np.any(np.broadcast_to(keep, (keep.shape[0], depth))[:, layer] < 1))
-                 for layer in range(depth))
+    by_step = regime.keep_by_step is not None
+    per_layer = depth > 1 and keep.ndim == (3 if by_step else 2)
+    lead = keep.shape[:1] if keep.ndim else (1,)
+    keep = keep.reshape(lead + ((-1, depth if per_layer else 1) if by_step else (1, -1)))
+    keep = np.broadcast_to(keep, (runs, keep.shape[1], depth))            # (runs, steps or 1, d)
+    bits = kernel.field_bits(keep).max(axis=1)
+    if kind == "gaussian":
+        bits = np.where(bits > 0, kernel.WORD_BITS, 0)
+    fields = tuple(tuple(sorted(set(bits[:, layer][bits[:, layer] > 0].tolist())))
+                   for layer in range(depth))
+    first = np.array([f[0] if f else 0 for f in fields])
+    return fields, np.where(bits > 0, bits, first[None]).astype(np.int32)
 
 
 def _lanes_last(tree, runs: int):
@@ -170,14 +182,15 @@ def _tile_regime(regime: Regime, depth: int) -> Regime:
     return regime._replace(keep_prob=keep, keep_by_step=by_step)
 
 
-def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
+def _train_tile(key, bits, params, X, Y, regime, schedule, noise, fields, loss):
     """Train one tile (run axis last, see :mod:`sgd.kernel`); returns the checkpoints
     (C, ..., T) and the mean minibatch loss of every window (C, T)."""
     depth = len(params)
     regime = _tile_regime(regime, depth)
     sizes = [W.shape[1] for W, _ in params]
     n_outs = [W.shape[0] for W, _ in params]
-    words = 1 + sum(kernel.layer_sizes(noise, sizes, n_outs))
+    words = 1 + sum(kernel.words_for(size, max(f)) for size, f
+                    in zip(kernel.layer_sizes(noise, sizes, n_outs), fields) if f)
     S = kernel.chunk_length(schedule.log_every, words, X.shape[1])
 
     def keep_at(start):
@@ -193,7 +206,7 @@ def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
     def chunk(carry, start):
         steps = start + jnp.arange(S)
         x, y, multipliers = kernel.chunk_draws(noise, key, steps, keep_at(start), X, Y,
-                                                   sizes, n_outs, noisy)
+                                               sizes, n_outs, fields, bits)
         lr = schedule.lr / (1.0 + schedule.lr_decay * steps.astype(jnp.float64))
         carry, losses = jax.lax.scan(step, carry, (x, y, multipliers, lr))
         return carry, jnp.sum(losses, axis=0)
@@ -209,19 +222,19 @@ def _train_tile(key, params, X, Y, regime, schedule, noise, noisy, loss):
     return out
 
 
-def _train_device(keys, params, X, Y, regime, schedule, noise, noisy, loss):
+def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, loss):
     """Every run on one device: tiles of LANES runs, trained one after another."""
     runs = keys.shape[0]
     stream = jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, _STREAM), (2,),
                                                 jnp.uint32))(keys)
     params = tuple((W, b) for W, b in params)
-    tiles = _lanes_last((stream, params, X, Y, regime), runs)
+    tiles = _lanes_last((stream, bits, params, X, Y, regime), runs)
     checkpoints, losses = jax.lax.map(
-        lambda tile: _train_tile(*tile, schedule, noise, noisy, loss), tiles)
+        lambda tile: _train_tile(*tile, schedule, noise, fields, loss), tiles)
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "noisy", "loss"))
+_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "fields", "loss"))
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
@@ -250,10 +263,10 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
         raise ValueError(f"schedule.steps ({schedule.steps}) must be a multiple of "
                          f"schedule.log_every ({schedule.log_every})")
     spec = run_noise(params, noise, groups)
-    static = dict(schedule=schedule, noise=spec, noisy=noisy_layers(regime, len(params)),
-                  loss=check_loss(loss))
-    args = (keys, params, X, Y, regime)
     devices, runs = jax.local_devices(), keys.shape[0]
+    fields, bits = random_fields(regime, runs, len(params), spec.kind)
+    static = dict(schedule=schedule, noise=spec, fields=fields, loss=check_loss(loss))
+    args = (keys, jnp.asarray(bits), params, X, Y, regime)
     if len(devices) == 1 or runs * schedule.steps <= split_above:
         return _train_single(*args, **static)
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)

@@ -10,7 +10,7 @@ import numpy as np
 
 import theory  # noqa: F401  (float64)
 from sgd.initialisation import torch_default_init
-from sgd.training import (Regime, Schedule, _train_single, noisy_layers, run_noise, stack_runs,
+from sgd.training import (Regime, Schedule, _train_single, random_fields, run_noise, stack_runs,
                           train)
 
 RUNS = 7  # not a multiple of the device count: blocks of unequal size
@@ -24,8 +24,9 @@ regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), R
                         Regime(keep_prob=0.5, lam=0.05), Regime()])
 schedule = Schedule(steps=400, log_every=100)
 split = train(keys, params, X, Y, regime, schedule, split_above=0)     # split however small
-single = _train_single(keys, params, X, Y, regime, schedule=schedule, noise=run_noise(params),
-                       noisy=noisy_layers(regime, 3), loss="square")                 # one device
+fields, bits = random_fields(regime, RUNS, 3, "dropout")
+single = _train_single(keys, jnp.asarray(bits), params, X, Y, regime, schedule=schedule,
+                       noise=run_noise(params), fields=fields, loss="square")      # one device
 devices = {d for leaf in jax.tree_util.tree_leaves(single) for d in leaf.devices()}
 equal = all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(split),
                                                  jax.tree_util.tree_leaves(single)))

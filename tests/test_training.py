@@ -13,7 +13,7 @@ import pytest
 import theory  # noqa: F401  (float64)
 from sgd import kernel
 from sgd.initialisation import torch_default_init
-from sgd.training import Regime, Schedule, run_noise, stack_runs, train
+from sgd.training import Regime, Schedule, random_fields, run_noise, stack_runs, train
 from theory.network import random_network
 from theory.losses import pointwise_loss
 from theory.noise import as_noise, noisy_outputs
@@ -128,35 +128,90 @@ def test_update_is_optax_sgd_with_torch_momentum_decay_and_projections():
             np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
-@pytest.mark.parametrize("kind", ["dropout", "gaussian"])
-def test_random_stream_frequencies(kind):
+@pytest.mark.parametrize("kind,p", [("dropout", 0.3), ("dropout", 0.375), ("gaussian", 0.3)])
+def test_random_stream_frequencies(kind, p):
     """chunk_draws over 4000 steps x 8 lanes: every example drawn with frequency 1/N, every node kept
-    with frequency p (dropout; a layer at p = 1 always kept), Gaussian multipliers of mean 1 and
-    variance q/p; each within 5 standard errors of the same draws."""
+    with frequency p (dropout, in 32-bit words at p = 0.3 and in 3-bit fields at p = 3/8; a layer
+    at p = 1 always kept), Gaussian multipliers of mean 1 and variance q/p; each within 5 standard
+    errors of the same draws."""
     lanes, steps, N = 8, 4000, 5
-    keep = jnp.broadcast_to(jnp.array([0.3, 1.0])[None, :, None], (steps, 2, lanes))
+    regime = Regime(keep_prob=jnp.tile(jnp.array([p, 1.0]), (lanes, 1)))
+    fields, bits = random_fields(regime, lanes, 2, kind)
+    assert fields == ((32 if p == 0.3 or kind == "gaussian" else 3,), ())
+    keep = jnp.broadcast_to(jnp.array([p, 1.0])[None, :, None], (steps, 2, lanes))
     spec = as_noise((3, 4), 0.5, kind)
     key = jnp.asarray(np.random.default_rng(3).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32))
     X = jnp.broadcast_to(jnp.arange(N, dtype=jnp.float64)[:, None, None], (N, 3, lanes))
     x, y, (m0, m1) = kernel.chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0],
-                                            [3, 4], [4, 1], (True, True))
+                                        [3, 4], [4, 1], fields, jnp.asarray(bits.T))
     counts = np.bincount(np.asarray(y, int).ravel(), minlength=N) / y.size
     se = np.sqrt((1 / N) * (1 - 1 / N) / y.size)
     assert np.all(np.abs(counts - 1 / N) <= Z * se), counts
     assert np.array_equal(np.asarray(x[:, 0]), np.asarray(y))        # inputs and label agree
+    assert m1 is None                                                # no run has noise there
     m0 = np.asarray(m0)
     if kind == "dropout":
         kept = m0 > 0
-        np.testing.assert_array_equal(m0[kept], 1 / 0.3)
-        se = np.sqrt(0.3 * 0.7 / kept.size)
-        assert abs(kept.mean() - 0.3) <= Z * se
-        np.testing.assert_array_equal(np.asarray(m1), 1.0)
+        np.testing.assert_array_equal(m0[kept], 1 / p)
+        se = np.sqrt(p * (1 - p) / kept.size)
+        assert abs(kept.mean() - p) <= Z * se
     else:
-        variance = 0.7 / 0.3
+        variance = (1 - p) / p
         assert abs(m0.mean() - 1) <= Z * np.sqrt(variance / m0.size)
         sample_var = m0.var()
         assert abs(sample_var - variance) <= Z * np.std((m0 - m0.mean()) ** 2) / np.sqrt(m0.size)
-        np.testing.assert_array_equal(np.asarray(m1), 1.0)
+
+
+def _reference_kept(key, steps, first_word, size, p):
+    """Whether each draw 0..size-1 of a layer whose words start at ``first_word`` keeps its node at
+    each of ``steps``, from jax.random's own Threefry and the stated rule: m = the smallest m <= 16
+    with p 2^m an integer (else 32), floor(32 / m) fields of m bits to a word from the low bits up,
+    kept iff the field is below p 2^m (exact rational arithmetic); p = 1 keeps every node."""
+    from fractions import Fraction
+    from jax.extend.random import threefry_2x32
+
+    p = Fraction(p)
+    if p == 1:
+        return np.ones((len(steps), size), bool)
+    m = next((m for m in range(17) if (p * 2 ** m).denominator == 1), 32)
+    per_word = 32 // m
+    kept = np.zeros((len(steps), size), bool)
+    for s, step in enumerate(steps):
+        words = first_word + np.arange(size) // per_word
+        counts = np.concatenate([np.full(size, step), words // 2]).astype(np.uint32)
+        a, b = np.split(np.asarray(threefry_2x32(jnp.asarray(key, jnp.uint32),
+                                                 jnp.asarray(counts))), 2)
+        for unit in range(size):
+            word = int((a if words[unit] % 2 == 0 else b)[unit])
+            field = (word >> (m * (unit % per_word))) & ((1 << m) - 1)
+            kept[s, unit] = field < p * 2 ** m
+    return kept
+
+
+@pytest.mark.parametrize("kind", ["dropout", "dropconnect"])
+def test_masks_follow_the_stated_layout_bit_for_bit(kind):
+    """Every mask of a tile whose lanes mix packed fields (p = 1/2, 3/4, 3/8, 3 / 2^16) with 32-bit
+    words (p = 0.3, 0.9) and p = 1, against masks rebuilt draw by draw from jax.random's
+    Threefry and the rule in sgd/kernel.py's docstring; layer 0's draws start at word 1 (word 0
+    picks the example), layer 1's after all of layer 0's possible words."""
+    keeps = np.array([[0.5, 0.75], [0.75, 0.3], [0.3, 1.0], [1.0, 0.5], [0.375, 0.375],
+                      [3 / 2 ** 16, 0.5], [0.9, 0.25], [0.5, 1.0]])
+    lanes, widths, n_outs = len(keeps), [23, 4], [4, 1]
+    fields, bits = random_fields(Regime(keep_prob=jnp.asarray(keeps)), lanes, 2, kind)
+    spec = as_noise((23, 4), 0.5, kind)
+    key = np.random.default_rng(4).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32)
+    steps = np.array([0, 1, 7, 4321])
+    keep = jnp.broadcast_to(jnp.asarray(keeps.T)[None], (len(steps), 2, lanes))
+    X = jnp.zeros((3, 23, lanes))
+    _, _, masks = kernel.chunk_draws(spec, jnp.asarray(key), jnp.asarray(steps), keep, X, X[:, 0],
+                                     widths, n_outs, fields, jnp.asarray(bits.T))
+    sizes = [w * o if kind == "dropconnect" else w for w, o in zip(widths, n_outs)]
+    first_words = [1, 1 + sizes[0]]
+    for layer, mask in enumerate(masks):
+        kept = np.asarray(mask).reshape(len(steps), sizes[layer], lanes) > 0
+        for lane in range(lanes):
+            np.testing.assert_array_equal(kept[..., lane], _reference_kept(
+                key[:, lane], steps, first_words[layer], sizes[layer], keeps[lane, layer]))
 
 
 @pytest.mark.parametrize("noise", ["dropout", "dropconnect"])
