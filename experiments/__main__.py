@@ -8,6 +8,10 @@
     python -m experiments --deps                     # the Makefile's prerequisites, from imports
 
 Figures go to figures/NAME.png, .pdf and .json (with --quick: results/quick/figures/, no PDF).
+
+A sweep over several processes or hosts: run the same command in each, with
+JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES=P and JAX_PROCESS_ID=0..P-1
+(:mod:`sgd.distributed`); the SGD runs are split between them and process 0 writes the results.
 """
 
 from __future__ import annotations
@@ -16,14 +20,19 @@ import argparse
 import sys
 from pathlib import Path
 
+import jax
+
 from experiments.common import FIGURES_DIR, RESULTS_DIR, VERDICTS, Progress, read_json, save_figure
 from experiments.common import style, write_json
 from experiments.compilation import compilations, describe
 from experiments.dependencies import ROOT, code_version, declared_inputs, module_file, project_files
 from experiments.registry import EXPERIMENTS, load, module_name
+from sgd.distributed import join_from_environment
 
 
-def compute(name: str, quick: bool, results_dir: Path) -> Path:
+def compute(name: str, quick: bool, results_dir: Path, write: bool = True) -> Path | None:
+    """Compute one experiment and cache its results in ``results_dir`` (``write=False``: compute
+    only, as the other processes of a multi-process sweep do)."""
     compiled = compilations()
     module = load(name)
     progress = Progress(name + (" --quick" if quick else ""))
@@ -46,6 +55,10 @@ def compute(name: str, quick: bool, results_dir: Path) -> Path:
                              f"not one of {VERDICTS}")
     payload["findings"] = [dict(finding._asdict(), figure=finding.figure or name)
                            for finding in findings]
+    if not write:
+        progress(f"computed (process {jax.process_index()}: results written by process 0); "
+                 f"{describe(compiled)}")
+        return None
     path = results_dir / f"{name}.json"
     write_json(path, payload)
     failed = [c.claim for c in checks if not c.passed]
@@ -113,6 +126,9 @@ def main(argv=None) -> int:
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; see --list")
     if args.stage in ("all", "compute"):
+        if join_from_environment() and jax.process_index() > 0:
+            compute(args.name, args.quick, results_dir, write=False)   # its share of the runs
+            return 0
         compute(args.name, args.quick, results_dir)
     if args.stage in ("all", "plot"):
         plot(args.name, results_dir, figures_dir)

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sgd import kernel
+from sgd import distributed, kernel
 from theory.network import widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
@@ -255,19 +255,32 @@ def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str 
     TPU cores of a host, or all CPU cores when XLA is told to expose them as devices:
     XLA_FLAGS=--xla_force_host_platform_device_count=N (the Makefile sets N to the number of
     cores). Runs are independent and a run's numbers do not depend on its batch, so the results
-    are bitwise those of one device (tests/test_sharding.py). We do not use a mesh-sharded jit
+    are bitwise those of one device (tests/test_distributed.py). We do not use a mesh-sharded jit
     (NamedSharding or shard_map) here: its SPMD-partitioned program rounds differently in the last
     bit, which SGD amplifies over 100000 steps.
+
+    In a sweep over several processes (:mod:`sgd.distributed`), each process trains one
+    contiguous block of the runs as above and every process receives all of them, bitwise as one
+    process would compute them.
     """
     if schedule.steps % schedule.log_every:
         raise ValueError(f"schedule.steps ({schedule.steps}) must be a multiple of "
                          f"schedule.log_every ({schedule.log_every})")
     spec = run_noise(params, noise, groups)
-    devices, runs = jax.local_devices(), keys.shape[0]
+    runs = keys.shape[0]
     fields, bits = random_fields(regime, runs, len(params), spec.kind)
     static = dict(schedule=schedule, noise=spec, fields=fields, loss=check_loss(loss))
     args = (keys, jnp.asarray(bits), params, X, Y, regime)
-    if len(devices) == 1 or runs * schedule.steps <= split_above:
+    if jax.process_count() == 1:
+        return _train_local(args, static, split_above)
+    block = distributed.padded_block(args, runs)           # a sweep over several processes
+    return distributed.gather_runs(_train_local(block, static, split_above), runs)
+
+
+def _train_local(args, static, split_above: int) -> Trajectory:
+    """Train the runs of ``args`` on this process's devices (see :func:`train`)."""
+    devices, runs = jax.local_devices(), args[0].shape[0]
+    if len(devices) == 1 or runs * static["schedule"].steps <= split_above:
         return _train_single(*args, **static)
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
     blocks = [jax.device_put(jax.tree_util.tree_map(lambda a: a[lo:hi], args), device)
