@@ -76,6 +76,8 @@ clean:
 distclean: clean
 	rm -rf $(VENV) *.egg-info
 
-# Benchmarks (not part of `all` or `test`); PyTorch (the optional extra `torch`) comes with set-up.
+# Benchmarks (not part of `all` or `test`); PyTorch (the optional extra `torch`) comes with set-up,
+# the C compiler of the roofline's microbenchmark with the extra `bench`.
 bench: $(SETUP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench.py

@@ -10,9 +10,11 @@ writes nothing else (no figure, no cache). What it measures:
   dropout keep 1/2, weight decay 1/2 on every parameter, or neither; momentum 0.5 with Torch7
   dampening; lr 0.01 / (1 + 1e-5 t)), in model-steps per second, at 150, 1,500 and 15,000 models
   (10, 100 and 1,000 runs of the protocol's 15 networks), for our engine
-  (sgd.training.train) and for the strongest PyTorch peer we know: every model in one set
-  of batched tensors (no Python loop over models), autograd, in-place momentum, float32, run eager
-  and under ``torch.compile``. Each timed after a warm-up, repeated, medians reported. Two
+  (sgd.training.train, runs split over every device) and for the strongest PyTorch peers we know:
+  every model in one set of batched tensors (no Python loop over models), float32, in-place
+  updates; autograd eager and under ``torch.compile``, and the gradient written out by hand with
+  the whole step under ``torch.compile`` (see bench_torch_batched). Each timed after a warm-up,
+  repeated, medians reported. Two
   one-model-at-a-time loops (eager PyTorch with nn.Dropout and optim.SGD; one jitted JAX step
   driven from Python) are timed on 15 models for context.
 * Set-up: building the protocol's runs (initial networks, data, keys, regimes;
@@ -23,6 +25,10 @@ writes nothing else (no figure, no cache). What it measures:
   50 examples, 2^24 patterns); and on a small network (K = 4, n = 6, d = 3) against a vectorised
   enumeration of all 2^16 node patterns (theory.enumeration, NumPy) and Monte Carlo run until its
   standard error is 1e-3 of the value.
+* Random bits: a step's draws with the masks in 1-bit fields against 32-bit words.
+* The roofline (benchmarks/roofline.py): the machine's peak float64 and 32-bit integer rates,
+  measured on data in registers, and the Figure 2 step's operations give a bound in model-steps per
+  second; the engine's fraction of it is reported at every size.
 
 `make all`'s and `make test`'s wall times are not measured here (timing `make all` would rewrite the
 committed figures); the README gives them as measured on a fresh clone.
@@ -31,10 +37,12 @@ committed figures); the README gives them as measured on a fresh clone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -49,6 +57,7 @@ os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={NPR
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+import roofline  # noqa: E402  (benchmarks/roofline.py, beside this script)
 import theory  # noqa: E402
 from experiments.shared import parity_protocol  # noqa: E402
 from sgd.training import Schedule, noisy_loss, run_noise, train  # noqa: E402
@@ -94,15 +103,61 @@ def bench_engine(models, steps, repeats):
     keys, params, X, Y, regime = models
     schedule = Schedule(steps=steps, log_every=min(steps, 1000))
 
-    def run():
-        jax.block_until_ready(train(keys, params, X, Y, regime, schedule))
+    def run():      # runs split over every device however small the call (as a sweep would be)
+        jax.block_until_ready(train(keys, params, X, Y, regime, schedule, split_above=0))
 
     return _throughput(keys.shape[0], steps, *_median_time(run, repeats))
 
 
-def bench_torch_batched(models, steps, repeats, compiled):
-    """Every model in one set of tensors: (M, n, K) weights, one example and one mask per model per
-    step, autograd through the batched forward pass, momentum and weight decay updated in place."""
+def bench_random_bits(repeats):
+    """What a step's random numbers cost, per model-step, on one tile of 64 runs of the Figure 2
+    protocol at keep 1/2: the example and both masks drawn by sgd.kernel.chunk_draws for 1000
+    steps, with the masks in 1-bit fields (the engine's rule at p = 1/2) and in whole 32-bit words
+    (the rule before fields, which 32-bit keep probabilities still use), and the integer operations
+    each counts (roofline.step_operations)."""
+    from sgd import kernel
+    keys, params, X, Y, regime = protocol(5)
+    lanes, steps = 64, 1000
+    spec = run_noise(params)
+    tile_X, tile_Y = (jax.numpy.moveaxis(a[:lanes], 0, -1) for a in (X, Y))
+    key = jax.numpy.asarray(np.random.default_rng(0).integers(0, 2 ** 32, (2, lanes),
+                                                              dtype=np.uint32))
+    keep = jax.numpy.full((50, 2, lanes), 0.5)
+    out = {}
+    for name, width in (("packed_fields", 1), ("words_32_bit", 32)):
+        bits = jax.numpy.full((2, lanes), width, jax.numpy.int32)
+
+        @jax.jit
+        def draw_all(key):
+            def chunk(total, start):
+                x, y, masks = kernel.chunk_draws(spec, key, start + jax.numpy.arange(50), keep,
+                                                 tile_X, tile_Y, [K, N_HIDDEN], [N_HIDDEN, 1],
+                                                 ((width,), (width,)), bits)
+                return total + x.sum() + y.sum() + sum(m.sum() for m in masks), None
+            return jax.lax.scan(chunk, 0.0, 50 * jax.numpy.arange(steps // 50))[0]
+
+        median, times = _median_time(lambda: jax.block_until_ready(draw_all(key)), repeats)
+        out[name] = {"ns_per_model_step": 1e9 * median / (lanes * steps), "times": times}
+    return out
+
+
+PEERS = ("torch_eager", "torch_compiled", "torch_hand_gradient")
+"""The batched PyTorch peers (see :func:`bench_torch_batched`); the ratio is against the best."""
+
+
+def bench_torch_batched(models, steps, repeats, mode):
+    """Every model in one set of tensors ((M, n, K) weights), one example and one pair of masks per
+    model per step (both masks from one ``torch.rand``), float32, in-place updates. The layout is
+    the one that suits PyTorch's CPU kernels here: a broadcast multiply and a sum over the 5 inputs
+    rather than einsum or bmm over 5 x 5 matrices (1.2-1.5x faster on this machine). Modes:
+
+    * ``torch_eager`` / ``torch_compiled``: autograd through the batched forward pass, momentum and
+      weight decay by ``torch._foreach_*`` in place; compiled: the loss (forward and backward,
+      through AOTAutograd) and the update under ``torch.compile``;
+    * ``torch_hand_gradient``: the gradient written out by hand, as our engine does, and the whole
+      step (draws, forward, backward, update) one ``torch.compile``d function: Inductor fuses it
+      into loops over the models.
+    """
     import torch
     keys, params, X, Y, regime = models
     count = keys.shape[0]
@@ -110,44 +165,77 @@ def bench_torch_batched(models, steps, repeats, compiled):
     def tensor(a, grad=False):
         return torch.tensor(np.asarray(a), dtype=torch.float32).requires_grad_(grad)
 
-    weights = [tensor(leaf, grad=True) for layer in params for leaf in layer]   # W1, b1, W2, b2
-    velocity = [torch.zeros_like(p) for p in weights]
-    inputs, labels = tensor(X), tensor(Y)
-    keep, lam, damp = (tensor(getattr(regime, f))[:, None] for f in ("keep_prob", "lam", "dampening"))
-    decay = [lam.view(-1, *[1] * (p.dim() - 1)) * (1 if p.dim() == 3 else tensor(
-        regime.decay_biases)[:, None]) for p in weights]
-    models_index = torch.arange(count)
+    W1, b1, W2, b2 = (tensor(leaf, grad=mode != "torch_hand_gradient")
+                      for layer in params for leaf in layer)
+    inputs, labels, models_index = tensor(X), tensor(Y), torch.arange(count)
+    keep, lam, damp, decay_biases = (tensor(getattr(regime, f)) for f in
+                                     ("keep_prob", "lam", "dampening", "decay_biases"))
+    lr = torch.tensor(0.01)              # a tensor: torch.compile would specialise on a float
 
-    def loss(W1, b1, W2, b2, index, mask_in, mask_hidden):
-        x = inputs[models_index, index] * mask_in / keep                    # (M, K)
-        h = torch.relu(torch.einsum("mjk,mk->mj", W1, x) + b1) * mask_hidden / keep
-        out = torch.einsum("mj,mj->m", W2[:, 0], h) + b2[:, 0]
-        return torch.square(out - labels[models_index, index]).sum()
-
-    def update(weights, velocity, grads, lr):
-        for p, v, g, wd in zip(weights, velocity, grads, decay):
-            v.mul_(0.5).add_((1 - damp.view(-1, *[1] * (p.dim() - 1))) * (g + wd * p))
-            p.sub_(lr * v)
-
-    if compiled:
-        loss, update = torch.compile(loss), torch.compile(update)
-
-    def step(t):
+    def draws():
         index = torch.randint(N_EXAMPLES, (count,))
-        mask_in = torch.rand(count, K) < keep
-        mask_hidden = torch.rand(count, N_HIDDEN) < keep
-        grads = torch.autograd.grad(loss(*weights, index, mask_in, mask_hidden), weights)
-        with torch.no_grad():      # the rate as a tensor: torch.compile would specialise on a float
-            update(weights, velocity, grads, torch.tensor(0.01 / (1 + 1e-5 * t)))
+        masks = (torch.rand(count, K + N_HIDDEN) < keep[:, None]) / keep[:, None]
+        return inputs[models_index, index] * masks[:, :K], masks[:, K:], labels[models_index, index]
+
+    if mode == "torch_hand_gradient":
+        weights = [W1, b1, W2[:, 0].clone(), b2[:, 0].clone()]
+        velocity = [torch.zeros_like(p) for p in weights]
+        shape = [(-1, 1, 1), (-1, 1), (-1, 1), (-1,)]
+        decay = [lam.view(s) * (decay_biases.view(s) if i % 2 else 1)      # biases: odd
+                 for i, s in enumerate(shape)]
+        scale = [(1 - damp).view(s) for s in shape]
+
+        def hand_step(W1, b1, w2, b2, v1, vb1, v2, vb2, lr):
+            x, mask_hidden, y = draws()
+            z = (W1 * x[:, None, :]).sum(-1) + b1
+            a = torch.relu(z) * mask_hidden
+            delta = 2 * ((w2 * a).sum(-1) + b2 - y)
+            dz = torch.where(z > 0, w2 * delta[:, None] * mask_hidden, 0.0)
+            grads = (dz[:, :, None] * x[:, None, :], dz, delta[:, None] * a, delta)
+            for p, v, g, wd, sc in zip((W1, b1, w2, b2), (v1, vb1, v2, vb2), grads, decay, scale):
+                v.mul_(0.5).add_(sc * (g + wd * p))
+                p.sub_(lr * v)
+
+        compiled_step = torch.compile(hand_step)
+
+        def step(t):
+            lr.fill_(0.01 / (1 + 1e-5 * t))
+            compiled_step(*weights, *velocity, lr)
+    else:
+        weights = [W1, b1, W2, b2]
+        velocity = [torch.zeros_like(p) for p in weights]
+        decay = [lam.view(-1, *[1] * (p.dim() - 1)) * (1 if p.dim() == 3 else decay_biases[:, None])
+                 for p in weights]
+        scale = [(1 - damp).view(-1, *[1] * (p.dim() - 1)) for p in weights]
+
+        def loss(W1, b1, W2, b2, x, mask_hidden, y):
+            h = torch.relu((W1 * x[:, None, :]).sum(-1) + b1) * mask_hidden
+            return torch.square((W2[:, 0] * h).sum(-1) + b2[:, 0] - y).sum()
+
+        def update(grads, lr):
+            grads = torch._foreach_add(grads, torch._foreach_mul(weights, decay))
+            torch._foreach_mul_(grads, scale)
+            torch._foreach_mul_(velocity, 0.5)
+            torch._foreach_add_(velocity, grads)
+            torch._foreach_sub_(weights, torch._foreach_mul(velocity, lr))
+
+        if mode == "torch_compiled":
+            loss, update = torch.compile(loss), torch.compile(update)
+
+        def step(t):
+            grads = torch.autograd.grad(loss(*weights, *draws()), weights)
+            with torch.no_grad():
+                lr.fill_(0.01 / (1 + 1e-5 * t))
+                update(list(grads), lr)
 
     def run(num_steps=steps):
-        for t in range(num_steps):
-            step(t)
+        with torch.no_grad() if mode == "torch_hand_gradient" else contextlib.nullcontext():
+            for t in range(num_steps):
+                step(t)
 
     median, times = _median_time(run, repeats, warmup=lambda: run(20))
     return _throughput(count, steps, median, times, torch=torch.__version__,
-                       threads=torch.get_num_threads(), dtype="float32",
-                       mode="torch.compile" if compiled else "eager")
+                       threads=torch.get_num_threads(), dtype="float32", mode=mode)
 
 
 def bench_jax_python_loop(models, steps, repeats):
@@ -312,27 +400,59 @@ def _sgd_lines(results) -> list:
              "Every model is a K = 5, n = 5, d = 2 network trained with batch 1 on its own data; 15 "
              "models per run of the protocol (5 input scales x dropout / weight decay / neither). "
              "Ours: float64, scan inside jit, runs split over the JAX devices, one run per vector "
-             "lane (sgd/kernel.py). The batched PyTorch peer: float32, all models in "
-             "one set of tensors, autograd, in-place momentum.", "",
-             "| models (runs) | steps timed | ours | PyTorch batched, eager | PyTorch batched, "
-             "torch.compile | ours / best peer |", "|---|---|---|---|---|---|"]
+             "lane (sgd/kernel.py). The batched PyTorch peers: float32, all models in one set of "
+             "tensors, in-place updates; autograd eager, autograd under torch.compile, and the "
+             "gradient written out by hand with the whole step under torch.compile "
+             "(benchmarks/bench.py:bench_torch_batched).", "",
+             "| models (runs) | steps timed | ours | PyTorch eager | PyTorch torch.compile | "
+             "PyTorch hand gradient, compiled | ours / best peer |", "|---|---|---|---|---|---|---|"]
     for count in MODEL_COUNTS:
         row = sgd[str(count)]
         ratio = results["sgd_vs_torch_batched"].get(str(count))
         lines.append(f"| {count:,} ({count // NETWORKS_PER_RUN:,}) | {row['engine']['steps']:,} | "
-                     f"{_rate(row['engine'])} | {_rate(row['torch_eager'])} | "
-                     f"{_rate(row['torch_compiled'])} | "
+                     f"{_rate(row['engine'])} | "
+                     + " | ".join(_rate(row[mode]) for mode in PEERS) + " | "
                      + (f"{ratio:.1f}x |" if ratio else "PyTorch not installed |"))
     one = sgd["one_at_a_time"]
     return lines + [
-        "", "Goal: at least 10x the best batched peer at 150 and 1,500 models, 5x at 15,000, "
-        "and 10 M model-steps/s at 150 models.", "",
+        "", "Goal: at least 10x the best batched peer at 150 and 1,500 models, 5x at 15,000.", "",
         f"For context, one model at a time ({one['jax_python_loop']['models']} models x "
         f"{one['jax_python_loop']['steps']} steps): a jitted JAX step driven from Python "
         f"{one['jax_python_loop']['model_steps_per_s']:,.0f} model-steps/s, eager PyTorch with "
         "nn.Dropout and optim.SGD "
         + (f"{one['torch']['model_steps_per_s']:,.0f}" if "model_steps_per_s" in one["torch"]
            else "(not installed)") + " model-steps/s."]
+
+
+def _roofline_lines(results) -> list:
+    bits, roof = results["random_bits"], results["roofline"]
+    lines = ["## Random bits", "",
+             "A step's draws (the example and both masks) on one tile of 64 runs at keep 1/2 "
+             "(sgd/kernel.py:chunk_draws):", "",
+             "| masks drawn in | ns per model-step | 32-bit integer operations per model-step |",
+             "|---|---|---|"]
+    for name, label in (("words_32_bit", "32-bit words (before; still the rule for other p)"),
+                        ("packed_fields", "1-bit fields (the rule at p = 1/2)")):
+        lines.append(f"| {label} | {bits[name]['ns_per_model_step']:.1f} | "
+                     f"{bits[name]['int32_operations_per_model_step']} |")
+    lines += ["", "## Roofline (benchmarks/roofline.py)", ""]
+    if "skipped" in roof:
+        return lines + [f"Skipped: {roof['skipped']}."]
+    m, ops = roof["machine"], roof["operations_per_model_step"]
+    return lines + [
+        f"Measured by benchmarks/roofline.c on data in registers: clock {m['clock_hz'] / 1e9:.2f} "
+        f"GHz; float64 multiply-adds {m['float64']['one_core_per_s'] / 1e9:.1f} G operations/s "
+        f"on one core ({m['float64']['per_cycle_one_core']:.1f} per cycle), "
+        f"{m['float64']['all_cores_per_s'] / 1e9:.1f} G/s on all {NPROC}; Threefry's 32-bit "
+        f"integer operations {m['int32']['one_core_per_s'] / 1e9:.1f} G/s on one core "
+        f"({m['int32']['per_cycle_one_core']:.1f} per cycle), "
+        f"{m['int32']['all_cores_per_s'] / 1e9:.1f} G/s on all.", "",
+        f"A Figure 2 model-step as the engine writes it: {ops['float64']} float64 and "
+        f"{ops['int32']} 32-bit integer operations (counted in its jaxpr). Bound: "
+        f"{roof['bound_model_steps_per_s'] / 1e6:.1f} M model-steps/s on this machine; the engine "
+        "reaches " + ", ".join(f"{f:.1%} at {int(c):,} models"
+                               for c, f in roof["fraction_by_models"].items())
+        + " (goal 25% at 15,000)."]
 
 
 def _setup_lines(results) -> list:
@@ -376,8 +496,9 @@ def write_markdown(results):
              f"Measured {machine['date']} on {machine['cpu']} ({machine['cores']} cores, "
              f"{machine['jax_devices']} JAX devices), {machine['platform']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-             + ". Regenerate with `make bench` (about 8 minutes).", ""]
-    lines += _sgd_lines(results) + [""] + _setup_lines(results) + [""] + _exact_lines(results)
+             + ". Regenerate with `make bench` (about 11 minutes).", ""]
+    lines += (_sgd_lines(results) + [""] + _roofline_lines(results) + [""] + _setup_lines(results)
+              + [""] + _exact_lines(results))
     (OUT / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
@@ -406,9 +527,9 @@ def main(argv=None):
             steps, peer_steps = max(steps // 100, 10), 20
         _log(f"SGD, {count:,} models: our engine, {steps:,} steps")
         row = {"engine": bench_engine(models, steps, repeats)}
-        for mode, compiled in (("torch_eager", False), ("torch_compiled", True)):
+        for mode in PEERS:
             _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps:,} steps")
-            row[mode] = bench_torch_batched(models, peer_steps, repeats, compiled) \
+            row[mode] = bench_torch_batched(models, peer_steps, repeats, mode) \
                 if have_torch else skipped
         sgd[str(count)] = row
     small = protocol(1)
@@ -422,8 +543,23 @@ def main(argv=None):
                                            for c in MODEL_COUNTS}
     results["sgd_vs_torch_batched"] = {
         str(c): sgd[str(c)]["engine"]["model_steps_per_s"]
-        / max(sgd[str(c)][m]["model_steps_per_s"] for m in ("torch_eager", "torch_compiled"))
+        / max(sgd[str(c)][m]["model_steps_per_s"] for m in PEERS)
         for c in MODEL_COUNTS} if have_torch else {}
+    _log("random bits: a step's draws in 1-bit fields against 32-bit words")
+    results["random_bits"] = bench_random_bits(repeats)
+    for name, keep in (("packed_fields", 0.5), ("words_32_bit", 0.3)):
+        results["random_bits"][name]["int32_operations_per_model_step"] = \
+            roofline.step_operations(N_EXAMPLES, (K, N_HIDDEN, 1), keep)["int32"]
+    _log("roofline: the machine's float64 and int32 peak rates (benchmarks/roofline.c)")
+    try:
+        results["roofline"] = roofline.roofline(results["engine_model_steps_per_s"]["15000"],
+                                                NPROC, N_EXAMPLES, (K, N_HIDDEN, 1))
+        results["roofline"]["fraction_by_models"] = {
+            c: v / results["roofline"]["bound_model_steps_per_s"]
+            for c, v in results["engine_model_steps_per_s"].items()}
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        _log(f"roofline skipped: {error}")
+        results["roofline"] = {"skipped": str(error)}
     _log("exact J_D: subset sums against the per-pattern route (K = 4, n = 20, d = 3)")
     results["exact_split"] = bench_exact_split(args.quick, repeats)
     results["exact_split_speedup"] = results["exact_split"]["speedup"]

@@ -20,6 +20,11 @@ from theory.noise import as_noise, noisy_outputs
 
 Z = 5.0   # frequencies: within 5 standard errors
 
+# One compiled program per case instead of one per operation (the kernel's functions run eagerly
+# otherwise, compiling each of their hundreds of operations on its own).
+chunk_draws = jax.jit(kernel.chunk_draws, static_argnums=(0, 6, 7, 8))
+loss_and_gradient = jax.jit(kernel.loss_and_gradient, static_argnums=(0, 1))
+
 
 def test_threefry_is_jax_random_threefry_bit_for_bit():
     from jax.extend.random import threefry_2x32
@@ -72,8 +77,8 @@ def test_hand_written_gradient_is_autodiff_of_the_noisy_loss(kind, groups, keep,
         multipliers.append(jnp.asarray(np.moveaxis(per_node, 0, -1)))
     tile = tuple((jnp.asarray(np.stack([n[l][0] for n in nets], -1)),
                   jnp.asarray(np.stack([n[l][1] for n in nets], -1))) for l in range(len(keep)))
-    value, grads = kernel.loss_and_gradient(kind, loss, tile, jnp.asarray(xs.T),
-                                                jnp.asarray(ys), multipliers)
+    value, grads = loss_and_gradient(kind, loss, tile, jnp.asarray(xs.T), jnp.asarray(ys),
+                                     multipliers)
     for lane in range(lanes):
         def reference(params):
             outputs = noisy_outputs(spec, params, jnp.asarray(xs[lane]), values[lane], keep)
@@ -142,8 +147,8 @@ def test_random_stream_frequencies(kind, p):
     spec = as_noise((3, 4), 0.5, kind)
     key = jnp.asarray(np.random.default_rng(3).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32))
     X = jnp.broadcast_to(jnp.arange(N, dtype=jnp.float64)[:, None, None], (N, 3, lanes))
-    x, y, (m0, m1) = kernel.chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0],
-                                        [3, 4], [4, 1], fields, jnp.asarray(bits.T))
+    x, y, (m0, m1) = chunk_draws(spec, key, jnp.arange(steps), keep, X, X[:, 0], (3, 4), (4, 1),
+                                 fields, jnp.asarray(bits.T))
     counts = np.bincount(np.asarray(y, int).ravel(), minlength=N) / y.size
     se = np.sqrt((1 / N) * (1 - 1 / N) / y.size)
     assert np.all(np.abs(counts - 1 / N) <= Z * se), counts
@@ -196,15 +201,15 @@ def test_masks_follow_the_stated_layout_bit_for_bit(kind):
     picks the example), layer 1's after all of layer 0's possible words."""
     keeps = np.array([[0.5, 0.75], [0.75, 0.3], [0.3, 1.0], [1.0, 0.5], [0.375, 0.375],
                       [3 / 2 ** 16, 0.5], [0.9, 0.25], [0.5, 1.0]])
-    lanes, widths, n_outs = len(keeps), [23, 4], [4, 1]
+    lanes, widths, n_outs = len(keeps), (23, 4), (4, 1)
     fields, bits = random_fields(Regime(keep_prob=jnp.asarray(keeps)), lanes, 2, kind)
     spec = as_noise((23, 4), 0.5, kind)
     key = np.random.default_rng(4).integers(0, 2 ** 32, (2, lanes), dtype=np.uint32)
     steps = np.array([0, 1, 7, 4321])
     keep = jnp.broadcast_to(jnp.asarray(keeps.T)[None], (len(steps), 2, lanes))
     X = jnp.zeros((3, 23, lanes))
-    _, _, masks = kernel.chunk_draws(spec, jnp.asarray(key), jnp.asarray(steps), keep, X, X[:, 0],
-                                     widths, n_outs, fields, jnp.asarray(bits.T))
+    _, _, masks = chunk_draws(spec, jnp.asarray(key), jnp.asarray(steps), keep, X, X[:, 0],
+                              widths, n_outs, fields, jnp.asarray(bits.T))
     sizes = [w * o if kind == "dropconnect" else w for w, o in zip(widths, n_outs)]
     first_words = [1, 1 + sizes[0]]
     for layer, mask in enumerate(masks):

@@ -1,0 +1,64 @@
+/* The roofline's microbenchmark (benchmarks/roofline.py): what one core does at best, measured on
+ * data held in registers, so neither memory nor any framework stands in the way.
+ *
+ * fma_f64: 12 independent chains of vector multiply-adds a = a * m + c on float64, 256-bit vectors
+ *   (AVX2's width; 12 chains cover the 4-cycle latency of two FMA pipes and fit the 16 registers).
+ *   Each multiply-add counts as 2 floating-point operations.
+ * int32_ops: 6 independent chains of the Threefry round's operations on 32-bit integers (add,
+ *   rotate by shifts and or, xor: 5 operations per element per round), 256-bit vectors.
+ * add_chain: one dependent chain of scalar integer additions (latency 1 cycle), 8 per loop
+ *   iteration: its rate is the core's clock, against which the other two are read in operations
+ *   per cycle.
+ */
+#include <stdint.h>
+
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
+#define FMA_CHAINS 12
+#define INT_CHAINS 6
+
+double fma_f64(int64_t iterations) {
+    f64x4 a[FMA_CHAINS];
+    const f64x4 m = {0.9999999, 0.9999999, 0.9999999, 0.9999999};
+    const f64x4 c = {1e-7, 1e-7, 1e-7, 1e-7};
+    for (int k = 0; k < FMA_CHAINS; k++)
+        for (int j = 0; j < 4; j++) a[k][j] = 1.0 + 1e-3 * (k * 4 + j);
+    for (int64_t i = 0; i < iterations; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < FMA_CHAINS; k++) a[k] = a[k] * m + c;
+    }
+    double total = 0.0;
+    for (int k = 0; k < FMA_CHAINS; k++)
+        for (int j = 0; j < 4; j++) total += a[k][j];
+    return total;
+}
+
+uint32_t int32_ops(int64_t iterations) {
+    u32x8 x[INT_CHAINS], y[INT_CHAINS];
+    for (int k = 0; k < INT_CHAINS; k++)
+        for (int j = 0; j < 8; j++) { x[k][j] = k * 8 + j; y[k][j] = 0x9E3779B9u * (k + j + 1); }
+    for (int64_t i = 0; i < iterations; i++) {
+#pragma GCC unroll 6
+        for (int k = 0; k < INT_CHAINS; k++) {
+            x[k] = x[k] + y[k];
+            y[k] = ((y[k] << 13) | (y[k] >> 19)) ^ x[k];
+        }
+    }
+    uint32_t total = 0;
+    for (int k = 0; k < INT_CHAINS; k++)
+        for (int j = 0; j < 8; j++) total ^= x[k][j] + y[k][j];
+    return total;
+}
+
+int64_t add_chain(int64_t iterations, int64_t step) {
+    int64_t x = 0;
+    for (int64_t i = 0; i < iterations; i++) {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {     /* 8 dependent additions per loop: the branch is free */
+            __asm__ volatile("" : "+r"(x));   /* keep the chain: no closed form, no vectorisation */
+            x += step;
+        }
+    }
+    return x;
+}
