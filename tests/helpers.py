@@ -24,9 +24,13 @@ def random_case(seed, *, max_nodes=12):
     return params, X, Y, weights, keep_prob
 
 
-def networks(K, *, depths=(1, 2, 3), max_width=3, nonnegative_weights=False,
+def networks(K, *, depths=(1, 2, 3), max_width=3, widths=None, nonnegative_weights=False,
              nonnegative_biases=False, magnitude=2.0):
-    """Hypothesis strategy: params for K inputs, a depth from ``depths``, widths 1..max_width."""
+    """Hypothesis strategy: params for K inputs, a depth from ``depths`` and one width for every
+    hidden layer, drawn from ``widths`` (a strategy; default 1..max_width). One width per network
+    keeps the number of distinct shapes small: every new shape compiles the exact engine's
+    programs again (about 0.3 s each), and networks of unequal widths are the brute-force tests'
+    business (tests/test_exact.py, tests/test_family.py)."""
     from hypothesis import strategies as st
     from hypothesis.extra.numpy import arrays
 
@@ -37,7 +41,8 @@ def networks(K, *, depths=(1, 2, 3), max_width=3, nonnegative_weights=False,
     @st.composite
     def build(draw):
         d = draw(st.sampled_from(depths))
-        sizes = [K] + [draw(st.integers(1, max_width)) for _ in range(d - 1)] + [1]
+        width = draw(st.integers(1, max_width) if widths is None else widths)
+        sizes = [K] + [width] * (d - 1) + [1]
         return tuple((draw(values((n_out, n_in), nonnegative_weights)),
                       draw(values((n_out,), nonnegative_biases)))
                      for n_in, n_out in zip(sizes[:-1], sizes[1:]))
