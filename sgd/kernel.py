@@ -104,9 +104,11 @@ def words_for(size: int, bits: int) -> int:
     return -(-size // (WORD_BITS // bits))
 
 
-def chunk_length(log_every: int, words_per_step: int, num_inputs: int) -> int:
-    """Steps drawn at once: the largest divisor of ``log_every`` whose draws fit CHUNK_BYTES."""
-    per_step = 8 * LANES * (words_per_step + num_inputs + 1)           # bytes, widest tile
+def chunk_length(log_every: int, draws_per_step: int, num_inputs: int) -> int:
+    """Steps drawn at once: the largest divisor of ``log_every`` whose draws fit CHUNK_BYTES (per
+    step and lane: one float64 per drawn example index and multiplier, the input and the label;
+    the random words themselves are fewer when masks share a word)."""
+    per_step = 8 * LANES * (draws_per_step + num_inputs + 1)           # bytes, widest tile
     cap = max(1, CHUNK_BYTES // per_step)
     return max(s for s in range(1, min(log_every, cap) + 1) if log_every % s == 0)
 

@@ -189,9 +189,9 @@ def _train_tile(key, bits, params, X, Y, regime, schedule, noise, fields, loss):
     regime = _tile_regime(regime, depth)
     sizes = [W.shape[1] for W, _ in params]
     n_outs = [W.shape[0] for W, _ in params]
-    words = 1 + sum(kernel.words_for(size, max(f)) for size, f
-                    in zip(kernel.layer_sizes(noise, sizes, n_outs), fields) if f)
-    S = kernel.chunk_length(schedule.log_every, words, X.shape[1])
+    draws = 1 + sum(size for size, f in zip(kernel.layer_sizes(noise, sizes, n_outs), fields)
+                    if f)                                   # multipliers only where there is noise
+    S = kernel.chunk_length(schedule.log_every, draws, X.shape[1])
 
     def keep_at(start):
         if regime.keep_by_step is None:
