@@ -59,9 +59,10 @@ figures/%.png: | $(SETUP)
 figures/REPORT.md: $(FIGURES) experiments/report.py
 	$(PY) -m experiments report
 
-# One pytest worker per core; `make test` leaves out the tests marked slow (quick end-to-end runs of
-# the SGD experiments, which `make all` runs at full size); `make test-all` runs them too.
-PYTEST := $(PY) -m pytest -q -n auto --dist loadgroup
+# One pytest worker per core, each on one thread (NumPy's BLAS too; XLA's flags are in
+# tests/conftest.py); `make test` leaves out the tests marked slow (quick end-to-end runs of the SGD
+# experiments, which `make all` runs at full size); `make test-all` runs them too.
+PYTEST := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadgroup
 
 test: $(SETUP)
 	$(PYTEST) -m "not slow"

@@ -10,6 +10,7 @@ packages count (:data:`PACKAGES`); JAX, NumPy and the rest are pinned by the env
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -34,8 +35,15 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """The project modules that the file of ``module`` imports, with their parent packages."""
+def _imports(path: Path, module: str) -> frozenset[str]:
+    """The project modules that the file of ``module`` imports, with their parent packages (each
+    file parsed once per version of it: every study reaches the same shared files)."""
+    status = path.stat()
+    return _parsed_imports(path, module, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_imports(path: Path, module: str, mtime_ns: int, size: int) -> frozenset[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -52,7 +60,7 @@ def _imports(path: Path, module: str) -> set[str]:
         for name in names:
             if module_file(name) is not None:
                 found.update(m for m in _with_parents(name) if module_file(m) is not None)
-    return found
+    return frozenset(found)
 
 
 def project_files(module: str) -> list[Path]:

@@ -6,11 +6,17 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-# Most tests are dominated by XLA compiling small programs, not by running them: the lowest backend
-# optimisation level compiles about twice as fast (test_family.py: 64 s -> 38 s on 2 cores). It
-# changes results by rounding only; every comparison here is exact to a stated tolerance or between
-# two runs of the same configuration. Set before JAX creates its CPU backend.
-XLA_TEST_FLAGS = "--xla_backend_optimization_level=0"
+# Most tests are dominated by XLA compiling small programs, not by running them. The lowest backend
+# optimisation level compiles about twice as fast (test_family.py: 64 s -> 38 s on 2 cores), and
+# XLA:CPU's older elementwise emitters (fusion emitters off) compile the suite's programs in 40% of
+# the time again (205 s -> 77 s of compiling over the whole suite), though the code they make runs
+# about half as fast (which is why `make all` keeps the defaults). Both change results by rounding
+# only; every comparison here is exact to a stated tolerance or between two runs of one program.
+# `make test` runs one pytest worker per core, so a worker compiles and runs on one thread (no
+# parallel code generation, no Eigen thread pool): two workers then do not fight over two cores.
+# Set before JAX creates its CPU backend.
+XLA_TEST_FLAGS = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
+                  "--xla_cpu_parallel_codegen_split_count=1 --xla_cpu_multi_thread_eigen=false")
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAGS}".strip()
 
 import jax  # noqa: E402

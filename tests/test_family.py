@@ -247,9 +247,12 @@ def test_training_loss_averaged_over_every_pattern_is_the_exact_criterion(noise,
 
 def test_training_runs_dropconnect_and_a_keep_schedule():
     """train() with DropConnect (one mask per weight) and per-layer keep probabilities; a keep
-    schedule that is constant gives the constant run bit for bit, a curriculum (keep falling from
-    1 towards its target) another run. Gaussian noise and groups change only the noise values,
-    which noisy_loss turns into losses as tested over every pattern above."""
+    schedule that is constant gives the constant run, a curriculum (keep falling from 1 towards
+    its target) another run. The constant run and the flat schedule draw the same masks and do the
+    same arithmetic, but in two XLA programs, which may contract a multiply-add differently: equal
+    to 1e-12 after 200 steps (the curriculum moves them by more than 1e-3). Gaussian noise and
+    groups change only the noise values, which noisy_loss turns into losses as tested over every
+    pattern above."""
     from sgd.initialisation import torch_default_init
     from sgd.training import Regime, Schedule, keep_schedule, stack_runs, train
 
@@ -265,13 +268,13 @@ def test_training_runs_dropconnect_and_a_keep_schedule():
     assert np.all(np.isfinite(np.asarray(constant.sgd_loss)))
     flat = stack_runs([Regime(keep_by_step=keep_schedule(np.tile(target, (steps, 1)), steps))] * runs)
     again = train(keys, params, X, Y, flat, schedule, noise="dropconnect")
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(constant),
-                                                    jax.tree_util.tree_leaves(again)))
+    for a, b in zip(jax.tree_util.tree_leaves(constant), jax.tree_util.tree_leaves(again)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     curriculum = stack_runs([Regime(keep_by_step=keep_schedule(       # same shapes: no compile
         lambda t: target + (1 - target) * jnp.exp(-t / 50.0)[:, None], steps))] * runs)
     other = train(keys, params, X, Y, curriculum, schedule, noise="dropconnect")
     assert np.all(np.isfinite(np.asarray(other.sgd_loss)))
-    assert not np.array_equal(other.sgd_loss, constant.sgd_loss)
+    assert np.max(np.abs(other.sgd_loss - constant.sgd_loss)) > 1e-3
     with pytest.raises(ValueError, match="200 values"):
         keep_schedule(np.ones(10), steps)
     with pytest.raises(ValueError, match="KEEP probabilities"):
