@@ -33,6 +33,15 @@ settings.register_profile(
 settings.load_profile("suite")
 
 
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, imported when a test that needs it runs, not when pytest collects its module:
+    every test worker collects every module (3.5 s for this import), one of them runs the test."""
+    import torch
+
+    return torch
+
+
 @pytest.fixture
 def key():
     """The suite's root PRNG key; tests derive theirs with fold_in/split."""

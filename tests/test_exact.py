@@ -112,10 +112,10 @@ def test_split_route_matches_per_pattern_route_beyond_brute_force(groups):
 def test_enumeration_limit_message_counts_patterns_and_points_to_monte_carlo():
     params = random_network(np.random.default_rng(0), [3, 30, 4, 1])
     X, Y = np.ones((1, 3)), np.ones(1)
-    with pytest.raises(ValueError, match=r"2\^33 = 8589934592 .*mc_dropout_criterion"):
+    with pytest.raises(ValueError, match=r"2\^33 = 8,589,934,592 .*mc_dropout_criterion"):
         theory.dropout_criterion(params, X, Y)
     assert theory.num_enumerated_patterns(params) == 2 ** 33
-    with pytest.raises(ValueError, match="max_patterns = 1024"):
+    with pytest.raises(ValueError, match="max_patterns = 1,024"):
         theory.dropout_criterion(random_network(np.random.default_rng(0), [11, 2, 1]),
                                  np.ones((1, 11)), Y, max_patterns=1024)
 

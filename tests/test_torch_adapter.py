@@ -8,15 +8,6 @@ import theory
 Z = 5.0
 
 
-@pytest.fixture(scope="module")
-def torch():
-    """PyTorch, imported when a test of this module runs, not when pytest collects it: every test
-    worker collects every module (3.5 s for this import), one of them runs these tests."""
-    import torch
-
-    return torch
-
-
 def _model(torch, seed=0):
     nn = torch.nn
     torch.manual_seed(seed)

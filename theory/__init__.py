@@ -17,11 +17,11 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from theory.criteria import (deviation_moments, dropout_criterion, dropout_penalty,  # noqa: E402
-                             l2_criterion, l2_penalty, num_enumerated_patterns, output_moments, risk)
+                             l2_criterion, l2_penalty, network_output, num_enumerated_patterns,
+                             output_moments, risk)
 from theory.exact import MAX_PATTERNS  # noqa: E402
 from theory.losses import LOSSES  # noqa: E402
 from theory.monte_carlo import mc_dropout_criterion  # noqa: E402
-from theory.network import network_output  # noqa: E402
 from theory.noise import NOISE_KINDS  # noqa: E402
 from theory.torch_adapter import from_torch  # noqa: E402
 

@@ -23,11 +23,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from theory.exact import MAX_PATTERNS, count_patterns, delta_moments, expected_losses
+from theory.exact import MAX_PATTERNS, check_max_patterns, count_patterns, delta_moments
+from theory.exact import expected_losses
 from theory.exact import penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
 from theory.losses import check_labels, check_loss
 from theory.network import as_data, as_inputs, as_params, losses_without_noise
+from theory.network import network_output as _network_output
 from theory.network import sum_squared_weights, widths
 from theory.noise import Noise, as_noise, as_number, is_traced
 
@@ -45,13 +47,9 @@ _VARIANT_DOC = """
     groups: None, or one entry per dropout layer, each None or an integer array of group ids, one per
         node; nodes sharing an id are kept or dropped together (spatial dropout; noise="dropout"
         only). Enumeration runs over groups, so grouping makes exact evaluation cheaper.
-    weights: example probabilities (default uniform). method: "auto", "enumerate" or "linear".
-    max_patterns: the most patterns the exact evaluator may enumerate.
-    loss: "square" (default, the paper's), "logistic" (labels in {0, 1}, one output) or
-        "cross_entropy" (integer labels, one output node per class); see theory.losses. Under the
-        last two every node (or weight) pattern of every dropout layer is enumerated, the last
-        hidden layer included: 2^(K + n_1 + ... + n_{d-1}) patterns for node dropout; Gaussian
-        noise has no exact route there.
+    method: "auto", "enumerate" or "linear".
+    max_patterns: the most patterns the exact evaluator may enumerate (an integer from 1 to
+        2^40; the default is theory.MAX_PATTERNS = 2^26).
 
     Exact routes (float64 rounding; see theory.exact): node and group dropout at any depth,
     enumerating the nodes or groups of the inputs and hidden layers 1..d-2 (the last hidden layer is
@@ -64,8 +62,20 @@ _VARIANT_DOC = """
     Differentiable with jax.grad in the parameters, X and keep_prob."""
 
 
+_DATA_DOC = """
+    weights: example probabilities (default uniform).
+    loss: "square" (default, the paper's), "logistic" (labels in {0, 1}, one output) or
+        "cross_entropy" (integer labels, one output node per class); see theory.losses. Under the
+        last two every node (or weight) pattern of every dropout layer is enumerated, the last
+        hidden layer included: 2^(K + n_1 + ... + n_{d-1}) patterns for node dropout; Gaussian
+        noise has no exact route there."""
+
+
 def _variant_doc(function):
-    function.__doc__ = function.__doc__.rstrip() + "\n" + _VARIANT_DOC
+    """Append the arguments' documentation; weights and loss only to the functions of (X, Y)."""
+    data = "weights" in function.__code__.co_varnames[:function.__code__.co_argcount
+                                                      + function.__code__.co_kwonlyargcount]
+    function.__doc__ = function.__doc__.rstrip() + "\n" + (_DATA_DOC if data else "") + _VARIANT_DOC
     return function
 
 
@@ -78,9 +88,11 @@ def _check_method(method):
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _variant(params, keep_prob, noise, groups, method) -> Noise:
-    """The validated dropout variant of a public call (built once, passed down) after ``method``."""
+def _variant(params, keep_prob, noise, groups, method, max_patterns) -> Noise:
+    """The validated dropout variant of a public call (built once, passed down) after ``method``
+    and ``max_patterns``."""
     _check_method(method)
+    check_max_patterns(max_patterns)
     return as_noise(widths(params), keep_prob, noise, groups)
 
 
@@ -139,7 +151,7 @@ def deviation_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None,
     """
     params = as_params(params)
     X = as_inputs(X, params[0][0].shape[1])
-    spec = _variant(params, keep_prob, noise, groups, method)
+    spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
     return _as_result(_delta_moments(params, X, spec, method, max_patterns))
 
 
@@ -150,6 +162,17 @@ def output_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, me
     f, e1, e2 = deviation_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
                                   method=method, max_patterns=max_patterns)
     return f + e1, e2 - e1 * e1
+
+
+def network_output(params, X):
+    """W(x) for every row of X, without dropout: ReLU hidden layers, one linear output node (a
+    classifier's logits: theory.network.network_outputs). Shape (N,). Checks its arguments like
+    the criteria do."""
+    params = as_params(params, loss=None)
+    if params[-1][0].shape[0] != 1:
+        raise ValueError(f"network_output reads one output node, but the last layer has "
+                         f"{params[-1][0].shape[0]}; theory.network.network_outputs gives them all")
+    return _network_output(params, as_inputs(X, params[0][0].shape[1]))
 
 
 def risk(params, X, Y, *, weights=None, loss="square"):
@@ -164,7 +187,7 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
     """J_D(W) - R(W), computed exactly: E[delta^2] + 2 (W(x) - y) E[delta] under the square loss
     (C14, Theorem 20); E_R l(D, y) - l(W(x), y) by enumeration under the other losses."""
     params, X, Y, weights = _data(params, X, Y, weights, loss)
-    spec = _variant(params, keep_prob, noise, groups, method)
+    spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
     if loss != "square":
         expected = _expected_losses(params, X, Y, spec, method, max_patterns, loss)
         return _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
@@ -183,7 +206,7 @@ def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=No
     there.
     """
     params, X, Y, weights = _data(params, X, Y, weights, loss)
-    spec = _variant(params, keep_prob, noise, groups, method)
+    spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
     if loss != "square":
         return _scalar(weights @ _expected_losses(params, X, Y, spec, method, max_patterns, loss))
     f, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)

@@ -63,6 +63,10 @@ MAX_PATTERNS = 2 ** 26
 """Default limit on enumerated patterns (outer patterns x tail row masks). Measured on 2 CPU cores:
 2^20 patterns take about 0.2 s and 2^26 about 3 s for one example and width 20; the cost grows with
 examples x width."""
+MAX_PATTERNS_LIMIT_BITS = 40
+MAX_PATTERNS_LIMIT = 2 ** MAX_PATTERNS_LIMIT_BITS
+"""The largest max_patterns a caller may pass (2^40: hours of enumeration, and pattern indices and
+loop counts stay well inside 64-bit integers)."""
 
 CHUNK_ELEMENTS = 2 ** 21
 """Target number of floats in one (patterns x examples x width) intermediate array."""
@@ -157,13 +161,33 @@ def count_patterns(params, noise: Noise, loss: str = "square") -> int:
     return 2 ** (sum(units) + tail_bits)
 
 
-def _check_count(bits: int, max_patterns: int, what: str) -> None:
-    if 2 ** bits > max_patterns:
+def check_max_patterns(max_patterns) -> int:
+    """``max_patterns`` as an int; refused unless an integer from 1 to MAX_PATTERNS_LIMIT."""
+    if isinstance(max_patterns, bool) or not isinstance(max_patterns, (int, np.integer)) \
+            or not 1 <= max_patterns <= MAX_PATTERNS_LIMIT:
+        limit = f"2^{MAX_PATTERNS_LIMIT_BITS}"
+        raise ValueError(f"max_patterns must be an integer from 1 to {limit} (patterns are "
+                         f"counted in 64-bit integers and {limit} already takes hours), got "
+                         f"{max_patterns!r}")
+    return int(max_patterns)
+
+
+def _power_of_two(bits: int) -> str:
+    """2^bits in words: the exponent, and the digits when there are few of them."""
+    if bits <= 40:
+        return f"2^{bits} = {2 ** bits:,}"
+    return f"2^{bits} (about 10^{int(bits * np.log10(2))})"
+
+
+def _check_count(bits: int, max_patterns, what: str) -> None:
+    max_patterns = check_max_patterns(max_patterns)
+    if bits > MAX_PATTERNS_LIMIT_BITS or 2 ** bits > max_patterns:
         raise ValueError(
-            f"exact evaluation of this network needs 2^{bits} = {2 ** bits} enumerated patterns "
-            f"({what}), above the limit max_patterns = {max_patterns}. Use "
+            f"exact evaluation of this network needs {_power_of_two(bits)} enumerated patterns "
+            f"({what}), above the limit max_patterns = {max_patterns:,}. Use "
             "theory.mc_dropout_criterion for a Monte-Carlo estimate with a standard error, or pass "
-            "a larger max_patterns if you can afford the time.")
+            f"a larger max_patterns (at most 2^{MAX_PATTERNS_LIMIT_BITS}) if you can afford the "
+            "time.")
 
 
 def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS, *,

@@ -27,7 +27,12 @@ import numpy as np
 from theory.exact import CHUNK_ELEMENTS, output_layer_moments
 from theory.losses import check_labels, check_loss, pointwise_loss
 from theory.network import as_data, as_params, widths
-from theory.noise import Noise, as_noise, draw_raw, noisy_hidden, noisy_outputs, realise_all
+from theory.noise import (Noise, as_noise, draw_raw, is_traced, noisy_hidden, noisy_outputs,
+                          realise_all)
+
+
+MAX_SAMPLES = 2 ** 27
+"""The most samples one call draws: their losses, 8 bytes each, take 1 GiB."""
 
 
 def _check_key(key):
@@ -68,7 +73,16 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
     exactly as for :func:`theory.dropout_criterion` (one keep probability or one per dropout layer;
     "dropout", "dropconnect" or "gaussian"; optional groups of nodes dropped together; "square",
     "logistic" or "cross_entropy").
+
+    The samples' losses are kept in memory (8 bytes each), so ``num_samples`` is at most
+    :data:`MAX_SAMPLES` = 2^27 per call (1 GiB); average calls with other keys for more. Not
+    differentiable, and not for use under jax.jit, jax.vmap or jax.grad (it returns Python floats):
+    the exact criteria are (theory.dropout_criterion).
     """
+    if any(is_traced(a) for a in jax.tree_util.tree_leaves((params, X, Y, keep_prob, weights))):
+        raise TypeError("mc_dropout_criterion cannot run under jax.jit, jax.vmap or jax.grad (it "
+                        "returns Python floats and is not differentiable); call it on concrete "
+                        "values, or differentiate the exact theory.dropout_criterion")
     key = _check_key(key)
     params = as_params(params, check_loss(loss))
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
@@ -78,8 +92,11 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
                          f"output's mean and variance, which determine the square loss only; "
                          f"loss={loss!r} takes analytic_last_layer=False")
     spec = as_noise(widths(params), keep_prob, noise, groups)
-    if not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
-        raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or not 2 <= num_samples <= MAX_SAMPLES:
+        raise ValueError(f"num_samples must be an integer from 2 to 2^27 = {MAX_SAMPLES:,} (each "
+                         f"sample's loss is kept in memory; average several calls with other keys "
+                         f"for more), got {num_samples!r}")
     per_sample = X.shape[0] * max(max(widths(params)), params[-1][0].shape[0],
                                   max(np.size(W) for W, _ in params) if noise == "dropconnect"
                                   else 1)

@@ -39,6 +39,9 @@ Params = tuple[tuple[np.ndarray, np.ndarray], ...]
 def _finite_float64(value, name: str):
     if is_traced(value):
         return jnp.asarray(value, jnp.float64)
+    if np.iscomplexobj(value):
+        raise TypeError(f"{name} must be real: complex values are not supported (the imaginary "
+                        "part would be dropped)")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:

@@ -148,7 +148,8 @@ def as_noise(widths: tuple, keep_prob=0.5, noise: str = "dropout", groups=None) 
         if noise != "dropout":
             raise ValueError(f"groups apply to noise='dropout' only (nodes kept or dropped "
                              f"together), not to noise={noise!r}")
-        if isinstance(groups, (str, bytes)) or len(groups) != depth:
+        if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__") \
+                or len(groups) != depth:
             raise ValueError(f"groups must be None or a sequence of {depth} entries, one per "
                              "dropout layer (None or an integer array of group ids)")
         index = tuple(_as_group_index(g, layer, w) for layer, (g, w)

@@ -15,11 +15,23 @@ _SUPPORTED = "Linear, ReLU, Dropout (and Identity or nested Sequential)"
 def _flatten(module):
     import torch.nn as nn
 
+    _check_forward(module)
     for child in module:
         if isinstance(child, nn.Sequential):
             yield from _flatten(child)
         else:
             yield child
+
+
+def _check_forward(sequential):
+    """Refuse a Sequential whose class defines its own forward(): what it computes is not the
+    chain of its modules that we read."""
+    import torch.nn as nn
+
+    if type(sequential).forward is not nn.Sequential.forward:
+        raise ValueError(f"{type(sequential).__name__} overrides forward(): from_torch reads the "
+                         "chain of modules of a Sequential and cannot know what a custom forward() "
+                         "computes; pass a plain torch.nn.Sequential of the same modules")
 
 
 def from_torch(module):
