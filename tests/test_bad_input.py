@@ -105,4 +105,3 @@ def test_a_sequential_with_its_own_forward_is_refused(torch):
 
     params, keep = theory.from_torch(Named(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)))
     assert keep == (1.0, 1.0) and params[0][0].shape == (2, 3)
-

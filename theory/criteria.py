@@ -20,6 +20,8 @@ enumerates, and the functions return JAX scalars or arrays.
 
 from __future__ import annotations
 
+import inspect
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -73,8 +75,7 @@ _DATA_DOC = """
 
 def _variant_doc(function):
     """Append the arguments' documentation; weights and loss only to the functions of (X, Y)."""
-    data = "weights" in function.__code__.co_varnames[:function.__code__.co_argcount
-                                                      + function.__code__.co_kwonlyargcount]
+    data = "weights" in inspect.signature(function).parameters
     function.__doc__ = function.__doc__.rstrip() + "\n" + (_DATA_DOC if data else "") + _VARIANT_DOC
     return function
 

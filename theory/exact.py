@@ -174,14 +174,14 @@ def check_max_patterns(max_patterns) -> int:
 
 def _power_of_two(bits: int) -> str:
     """2^bits in words: the exponent, and the digits when there are few of them."""
-    if bits <= 40:
+    if bits <= MAX_PATTERNS_LIMIT_BITS:
         return f"2^{bits} = {2 ** bits:,}"
     return f"2^{bits} (about 10^{int(bits * np.log10(2))})"
 
 
 def _check_count(bits: int, max_patterns, what: str) -> None:
     max_patterns = check_max_patterns(max_patterns)
-    if bits > MAX_PATTERNS_LIMIT_BITS or 2 ** bits > max_patterns:
+    if 2 ** bits > max_patterns:
         raise ValueError(
             f"exact evaluation of this network needs {_power_of_two(bits)} enumerated patterns "
             f"({what}), above the limit max_patterns = {max_patterns:,}. Use "

@@ -94,9 +94,10 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
     spec = as_noise(widths(params), keep_prob, noise, groups)
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
             or not 2 <= num_samples <= MAX_SAMPLES:
-        raise ValueError(f"num_samples must be an integer from 2 to 2^27 = {MAX_SAMPLES:,} (each "
-                         f"sample's loss is kept in memory; average several calls with other keys "
-                         f"for more), got {num_samples!r}")
+        limit = f"2^{MAX_SAMPLES.bit_length() - 1} = {MAX_SAMPLES:,}"
+        raise ValueError(f"num_samples must be an integer from 2 to {limit} (each sample's loss "
+                         f"is kept in memory; average several calls with other keys for more), "
+                         f"got {num_samples!r}")
     per_sample = X.shape[0] * max(max(widths(params)), params[-1][0].shape[0],
                                   max(np.size(W) for W, _ in params) if noise == "dropconnect"
                                   else 1)
