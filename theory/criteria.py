@@ -29,11 +29,12 @@ from theory.exact import MAX_PATTERNS, check_max_patterns, count_patterns, delta
 from theory.exact import expected_losses
 from theory.exact import penalty_from_moments
 from theory.linear_regime import linear_regime_applies, linear_regime_moments
-from theory.losses import check_labels, check_loss
+from theory.losses import check_labels, check_loss, labels_valid
 from theory.network import as_data, as_inputs, as_params, losses_without_noise
 from theory.network import network_output as _network_output
 from theory.network import sum_squared_weights, widths
-from theory.noise import Noise, as_noise, as_number, is_traced
+from theory.noise import Noise, as_noise, as_number, is_traced, nan_unless
+from theory.overflow import refuse_overflow
 
 METHODS = ("auto", "enumerate", "linear")
 
@@ -51,7 +52,9 @@ _VARIANT_DOC = """
         only). Enumeration runs over groups, so grouping makes exact evaluation cheaper.
     method: "auto", "enumerate" or "linear".
     max_patterns: the most patterns the exact evaluator may enumerate (an integer from 1 to
-        2^40; the default is theory.MAX_PATTERNS = 2^26).
+        2^40; the default is theory.MAX_PATTERNS = 2^26). The Gaussian route counts the
+        n_{d-1}^2 pairs of last hidden units whose bivariate moments it evaluates per example;
+        its memory stays bounded (blocks of pairs) at any width.
 
     Exact routes (float64 rounding; see theory.exact): node and group dropout at any depth,
     enumerating the nodes or groups of the inputs and hidden layers 1..d-2 (the last hidden layer is
@@ -61,7 +64,10 @@ _VARIANT_DOC = """
     normal's ReLU moments. The linear regime (everything >= 0, dropout or DropConnect) costs
     polynomial time at any depth. Where no exact route exists (Gaussian noise on an earlier layer)
     or it would exceed max_patterns, a ValueError says why; use theory.mc_dropout_criterion there.
-    Differentiable with jax.grad in the parameters, X and keep_prob."""
+    Differentiable with jax.grad in the parameters, X and keep_prob (and jit-able). Under jax.jit
+    or jax.grad the values cannot be checked: a traced value that a direct call would refuse
+    (keep_prob outside (0, 1], labels the loss does not take, weights that are not probabilities,
+    NaN or infinite numbers) makes the result and its gradients NaN, as in jax.scipy."""
 
 
 _DATA_DOC = """
@@ -82,6 +88,14 @@ def _variant_doc(function):
 
 def _scalar(value):
     return value if is_traced(value) else float(value)
+
+
+def _finite(result, what, params, X, spec: Noise | None = None, Y=None, squared=True):
+    """``result`` if finite, else the OverflowError of :func:`theory.overflow.refuse_overflow`
+    (``spec`` None: no dropout)."""
+    keep = spec.keep if spec is not None else (1.0,) * len(params)
+    return refuse_overflow(result, f"theory.{what}", params, X, keep,
+                           spec.kind if spec is not None else "dropout", Y, squared)
 
 
 def _check_method(method):
@@ -119,10 +133,14 @@ def _delta_moments(params, X, spec: Noise, method, max_patterns):
 
 
 def _data(params, X, Y, weights, loss):
-    """Validated (params, X, labels, weights) for ``loss``."""
+    """Validated (params, X, labels, weights) for ``loss``; traced labels that do not suit the loss
+    make the weights, and so every criterion, NaN."""
     params = as_params(params, check_loss(loss))
     X, Y, weights = as_data(X, Y, weights, params[0][0].shape[1])
-    return params, X, check_labels(loss, Y, params[-1][0].shape[0]), weights
+    num_outputs = params[-1][0].shape[0]
+    if is_traced(Y):
+        weights = nan_unless(labels_valid(loss, Y, num_outputs), weights)
+    return params, X, check_labels(loss, Y, num_outputs), weights
 
 
 def _expected_losses(params, X, Y, spec: Noise, method, max_patterns, loss):
@@ -143,6 +161,14 @@ def _per_example_penalty(params, X, Y, spec: Noise, method, max_patterns):
     return f, penalty_from_moments(f, e1, e2, Y)
 
 
+def _validated_moments(params, X, keep_prob, noise, groups, method, max_patterns):
+    """(params, X, variant, (W(x), E[delta], E[delta^2])) of a public call."""
+    params = as_params(params)
+    X = as_inputs(X, params[0][0].shape[1])
+    spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
+    return params, X, spec, _as_result(_delta_moments(params, X, spec, method, max_patterns))
+
+
 @_variant_doc
 def deviation_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, method="auto",
                       max_patterns=MAX_PATTERNS):
@@ -150,19 +176,20 @@ def deviation_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None,
 
     These three numbers give the penalty for any label y: E[delta^2] + 2 (W(x) - y) E[delta] (C14).
     """
-    params = as_params(params)
-    X = as_inputs(X, params[0][0].shape[1])
-    spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
-    return _as_result(_delta_moments(params, X, spec, method, max_patterns))
+    params, X, spec, moments = _validated_moments(params, X, keep_prob, noise, groups, method,
+                                                  max_patterns)
+    return _finite(moments, "deviation_moments", params, X, spec)
 
 
 @_variant_doc
 def output_moments(params, X, *, keep_prob=0.5, noise="dropout", groups=None, method="auto",
                    max_patterns=MAX_PATTERNS):
     """Exact mean and variance of the noisy output D(W, x, R) over R, per row of X."""
-    f, e1, e2 = deviation_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
-                                  method=method, max_patterns=max_patterns)
-    return f + e1, e2 - e1 * e1
+    params, X, spec, (f, e1, e2) = _validated_moments(params, X, keep_prob, noise, groups, method,
+                                                      max_patterns)
+    with np.errstate(over="ignore", invalid="ignore"):
+        moments = (f + e1, e2 - e1 * e1)
+    return _finite(moments, "output_moments", params, X, spec)
 
 
 def network_output(params, X):
@@ -173,13 +200,17 @@ def network_output(params, X):
     if params[-1][0].shape[0] != 1:
         raise ValueError(f"network_output reads one output node, but the last layer has "
                          f"{params[-1][0].shape[0]}; theory.network.network_outputs gives them all")
-    return _network_output(params, as_inputs(X, params[0][0].shape[1]))
+    X = as_inputs(X, params[0][0].shape[1])
+    return _finite(_network_output(params, X), "network_output", params, X, squared=False)
 
 
 def risk(params, X, Y, *, weights=None, loss="square"):
-    """R(W) = E_(x,y) l(W(x), y) without dropout; l the square loss (default) or ``loss``."""
+    """R(W) = E_(x,y) l(W(x), y) without dropout; l the square loss (default) or ``loss``.
+    Differentiable (jax.grad) and jit-able; traced values a direct call would refuse (labels the
+    loss does not take, weights that are not probabilities, NaN or infinite numbers) give NaN."""
     params, X, Y, weights = _data(params, X, Y, weights, loss)
-    return _scalar(weights @ losses_without_noise(params, X, Y, loss))
+    return _finite(_scalar(weights @ losses_without_noise(params, X, Y, loss)), "risk", params, X,
+                   Y=Y if loss == "square" else None)
 
 
 @_variant_doc
@@ -191,9 +222,10 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
     spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
     if loss != "square":
         expected = _expected_losses(params, X, Y, spec, method, max_patterns, loss)
-        return _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
+        penalty = _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
+        return _finite(penalty, "dropout_penalty", params, X, spec)
     _, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
-    return _scalar(weights @ penalty)
+    return _finite(_scalar(weights @ penalty), "dropout_penalty", params, X, spec, Y)
 
 
 @_variant_doc
@@ -209,9 +241,12 @@ def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=No
     params, X, Y, weights = _data(params, X, Y, weights, loss)
     spec = _variant(params, keep_prob, noise, groups, method, max_patterns)
     if loss != "square":
-        return _scalar(weights @ _expected_losses(params, X, Y, spec, method, max_patterns, loss))
+        criterion = _scalar(weights @ _expected_losses(params, X, Y, spec, method, max_patterns,
+                                                       loss))
+        return _finite(criterion, "dropout_criterion", params, X, spec)
     f, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
-    return _scalar(weights @ (jnp.square(f - Y) + penalty))
+    return _finite(_scalar(weights @ (jnp.square(f - Y) + penalty)), "dropout_criterion", params,
+                   X, spec, Y)
 
 
 def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=None,
@@ -224,18 +259,29 @@ def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=No
 
 
 def l2_penalty(params, *, lam):
-    """(lam/2) ||W||^2, biases not penalised."""
+    """(lam/2) ||W||^2, biases not penalised. Under jax.jit or jax.grad a traced lam that is
+    negative or not finite gives NaN."""
     lam = _check_lam(lam)
-    return _scalar(0.5 * lam * sum_squared_weights(as_params(params, loss=None)))
+    params = as_params(params, loss=None)
+    penalty = _scalar(0.5 * lam * sum_squared_weights(params))
+    if not is_traced(penalty) and not np.isfinite(penalty):
+        largest = max(float(np.max(np.abs(W))) for W, _ in params)
+        raise OverflowError(f"theory.l2_penalty overflows float64: (lam/2) ||W||^2 with lam = "
+                            f"{lam:.3g} and weights up to {largest:.3g} in absolute value is past "
+                            "1.8e308; rescale the weights or lam")
+    return penalty
 
 
 def l2_criterion(params, X, Y, *, lam, weights=None, loss="square"):
-    """J2(W) = R(W) + (lam/2) ||W||^2, the weight-decay criterion (biases not penalised)."""
+    """J2(W) = R(W) + (lam/2) ||W||^2, the weight-decay criterion (biases not penalised). Traced
+    values a direct call would refuse give NaN (see :func:`risk` and :func:`l2_penalty`)."""
     return risk(params, X, Y, weights=weights, loss=loss) + l2_penalty(params, lam=lam)
 
 
 def _check_lam(lam) -> float:
     value = as_number(lam, "lam")
-    if not is_traced(value) and not (np.isfinite(value) and value >= 0):
+    if is_traced(value):
+        return nan_unless(jnp.isfinite(value) & (value >= 0), value)
+    if not (np.isfinite(value) and value >= 0):
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
     return value

@@ -60,9 +60,11 @@ from theory.network import network_output, widths
 from theory.noise import Noise, noise_variance, noisy_preactivation
 
 MAX_PATTERNS = 2 ** 26
-"""Default limit on enumerated patterns (outer patterns x tail row masks). Measured on 2 CPU cores:
-2^20 patterns take about 0.2 s and 2^26 about 3 s for one example and width 20; the cost grows with
-examples x width."""
+"""Default limit on enumerated patterns (outer patterns x tail row masks; for the Gaussian tail, the
+n_{d-1}^2 unit pairs of its bivariate-normal moments). Measured on 2 CPU cores: 2^20 patterns take
+about 0.2 s and 2^26 about 3 s for one example and width 20, the cost growing with examples x
+width; a unit pair costs about 0.5 us per example (width 3000: 9 million pairs, 5 s per example, in
+bounded memory)."""
 MAX_PATTERNS_LIMIT_BITS = 40
 MAX_PATTERNS_LIMIT = 2 ** MAX_PATTERNS_LIMIT_BITS
 """The largest max_patterns a caller may pass (2^40: hours of enumeration, and pattern indices and
@@ -73,6 +75,12 @@ CHUNK_ELEMENTS = 2 ** 21
 
 SPLIT_ELEMENTS = 2 ** 20
 """The same for the split route (node dropout, :func:`_split_moments`)."""
+
+GAUSSIAN_PAIR_ELEMENTS = 2 ** 18
+"""Unit pairs (j, k) the Gaussian tail evaluates at once. Each bivariate-normal moment (Owen's T
+function) keeps on the order of a hundred floats alive, so this bounds the route's memory to a few
+hundred MB at any width: wider layers are taken in blocks of rows, examples in blocks of whole
+matrices."""
 
 
 
@@ -97,6 +105,7 @@ class Plan(NamedTuple):
     split_bits: int = 0      # node dropout: units of the last outer layer in its tabulated half B
                              # (0: no split; see _split_moments)
     split_chunk: int = 1     # masks of the other half A per step of the split loop
+    pair_rows: int = 0       # Gaussian tail: rows of the unit-pair matrix per block (0: all)
 
     @property
     def count(self) -> int:
@@ -152,13 +161,20 @@ def _every_unit(params, noise: Noise) -> tuple:
                  else noise.num_groups(layer, sizes[layer]) for layer in range(len(params)))
 
 
+def _structure_count(params, units, tail, tail_bits) -> int:
+    """Outer patterns x tail row masks; for the Gaussian tail, outer patterns x the n_{d-1}^2 unit
+    pairs whose bivariate-normal moments it evaluates (counted as patterns: they bound its time)."""
+    pairs = params[-2][0].shape[0] ** 2 if tail == "gaussian" else 1
+    return 2 ** (sum(units) + tail_bits) * pairs
+
+
 def count_patterns(params, noise: Noise, loss: str = "square") -> int:
-    """The number of patterns the exact evaluator sums over (outer patterns x tail row masks;
-    every unit's patterns under the non-square losses)."""
+    """The number of patterns the exact evaluator sums over (outer patterns x tail row masks, or x
+    unit pairs for the Gaussian tail; every unit's patterns under the non-square losses)."""
     if loss != "square":
         return 2 ** sum(_every_unit(params, noise))
-    _, units, _, tail_bits = _structure(params, noise)
-    return 2 ** (sum(units) + tail_bits)
+    _, units, tail, tail_bits = _structure(params, noise)
+    return _structure_count(params, units, tail, tail_bits)
 
 
 def check_max_patterns(max_patterns) -> int:
@@ -172,18 +188,22 @@ def check_max_patterns(max_patterns) -> int:
     return int(max_patterns)
 
 
-def _power_of_two(bits: int) -> str:
-    """2^bits in words: the exponent, and the digits when there are few of them."""
+def _in_words(count: int) -> str:
+    """A pattern count in words: 2^k and its digits when there are few of them, the digits
+    alone when it is not a power of two (a count of 14,000 bits has no printable digits)."""
+    bits = count.bit_length() - 1
+    if count != 2 ** bits:
+        return f"{count:,}"
     if bits <= MAX_PATTERNS_LIMIT_BITS:
-        return f"2^{bits} = {2 ** bits:,}"
+        return f"2^{bits} = {count:,}"
     return f"2^{bits} (about 10^{int(bits * np.log10(2))})"
 
 
-def _check_count(bits: int, max_patterns, what: str) -> None:
+def _check_count(count: int, max_patterns, what: str) -> None:
     max_patterns = check_max_patterns(max_patterns)
-    if 2 ** bits > max_patterns:
+    if count > max_patterns:
         raise ValueError(
-            f"exact evaluation of this network needs {_power_of_two(bits)} enumerated patterns "
+            f"exact evaluation of this network needs {_in_words(count)} enumerated patterns "
             f"({what}), above the limit max_patterns = {max_patterns:,}. Use "
             "theory.mc_dropout_criterion for a Monte-Carlo estimate with a standard error, or pass "
             f"a larger max_patterns (at most 2^{MAX_PATTERNS_LIMIT_BITS}) if you can afford the "
@@ -198,7 +218,7 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
     evaluates every pattern on its own (the baseline ``make bench`` times the split route against,
     and a second exact route the tests check it against beyond brute force's reach)."""
     outer, units, tail, tail_bits = _structure(params, noise)
-    _check_count(sum(units) + tail_bits, max_patterns,
+    _check_count(_structure_count(params, units, tail, tail_bits), max_patterns,
                  f"{noise.kind}: {_describe_units(noise.kind)}")
     sizes = widths(params)
     # Floats per example in the largest intermediate of one pattern: a layer's values, or (with
@@ -209,7 +229,9 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
         num_examples * 2 * params[-2][0].shape[0])) if tail == "dropconnect" else 1
     if tail == "dropconnect":
         per_pattern = max(per_pattern, tail_chunk * params[-2][0].shape[0])
-    example_block = max(1, CHUNK_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
+    example_block = max(1, GAUSSIAN_PAIR_ELEMENTS // sizes[-1] ** 2) if tail == "gaussian" else 1
+    pair_rows = 0 if tail != "gaussian" or sizes[-1] ** 2 <= GAUSSIAN_PAIR_ELEMENTS \
+        else max(1, GAUSSIAN_PAIR_ELEMENTS // sizes[-1])
     if split_route and noise.kind == "dropout" and tail == "output" and units and units[-1] > 1:
         # Split route (_split_moments): per prefix pattern, a table of 2^b partial sums of half B,
         # and 2^a masks of half A added to it, `split_chunk` at a time.
@@ -226,7 +248,8 @@ def make_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_P
     chunk = _largest_power_of_two(outer_count, CHUNK_ELEMENTS // (num_examples * per_pattern))
     return Plan(kind=noise.kind, groups=noise.groups, outer_layers=outer, outer_units=units,
                 tail=tail, tail_bits=tail_bits, chunk=chunk, num_chunks=outer_count // chunk,
-                tail_chunk=tail_chunk, example_block=min(example_block, num_examples))
+                tail_chunk=tail_chunk, example_block=min(example_block, num_examples),
+                pair_rows=pair_rows)
 
 
 def _largest_power_of_two(count: int, budget: int) -> int:
@@ -242,7 +265,8 @@ def _describe_units(kind: str) -> str:
                        "layer is integrated analytically",
             "dropconnect": "every weight read from dropout layers 0..d-3, times the 2^(n_{d-2}) "
                            "row masks of each last hidden unit",
-            "gaussian": "none"}[kind]
+            "gaussian": "the n_{d-1}^2 pairs of last hidden units whose bivariate-normal "
+                        "moments the tail evaluates, counted as patterns"}[kind]
 
 
 def _bits(index, num_bits: int):
@@ -300,21 +324,44 @@ def _dropconnect_tail(plan: Plan, params, a, keep):
 
 def _gaussian_tail(plan: Plan, params, a, keep):
     """E[D | a], Var[D | a] given the values a (..., N, n_in) of dropout layer d-2, Gaussian noise
-    on layers d-2 and d-1 (see module doc and :mod:`theory.gaussian_relu`)."""
+    on layers d-2 and d-1 (see module doc and :mod:`theory.gaussian_relu`). The quadratic form
+    w' Cov[h] w is summed over blocks of ``plan.pair_rows`` rows when the layer is wide."""
     (W, b), (w_out, b_out) = params[-2], params[-1]
     w, b_out = w_out[0], b_out[0]
     s_in, s_out = noise_variance(keep[-2]), noise_variance(keep[-1])
+    n = W.shape[0]
+    rows = plan.pair_rows or n
+    num_blocks = -(-n // rows)
+
+    def quadratic_form(row_index, mu_r, sd_r, mean_r, w_r, cov_r, mu, sd, mean_h, second_diag):
+        """sum over rows r, columns k of w_r Cov[h_r, h_k] w_k for a block of rows."""
+        second = jnp.where(row_index[:, None] == jnp.arange(n)[None, :], second_diag[None, :],
+                           relu_product_mean(mu_r[:, None], mu[None, :], sd_r[:, None],
+                                             sd[None, :], cov_r))          # E[h_r h_k]
+        return w_r @ (second - jnp.outer(mean_r, mean_h)) @ w
 
     def one_example(x):                                                # x: (n_in,)
         mu = W @ x + b
         cov = s_in * (W * jnp.square(x)) @ W.T                        # (n_out, n_out)
         sd = jnp.sqrt(jnp.diagonal(cov))
         mean_h = relu_mean(mu, sd)
-        second = jnp.where(jnp.eye(mu.shape[0], dtype=bool), relu_second_moment(mu, sd),
-                           relu_product_mean(mu[:, None], mu[None, :], sd[:, None], sd[None, :],
-                                             cov))                       # E[h_j h_k]
-        cov_h = second - jnp.outer(mean_h, mean_h)
-        var = w @ cov_h @ w + s_out * (jnp.diagonal(second) @ jnp.square(w))
+        second_diag = relu_second_moment(mu, sd)
+        columns = (mu, sd, mean_h, second_diag)
+        if num_blocks == 1:
+            quad = quadratic_form(jnp.arange(n), mu, sd, mean_h, w, cov, *columns)
+        else:                  # rows padded with zeros (weight 0) to whole blocks
+            pad = num_blocks * rows - n
+            padded = [jnp.pad(v, (0, pad)) for v in (mu, sd, mean_h, w)]
+            cov_padded = jnp.pad(cov, ((0, pad), (0, 0)))
+
+            def block(i, total):
+                start = i * rows
+                part = [jax.lax.dynamic_slice_in_dim(v, start, rows) for v in padded]
+                cov_r = jax.lax.dynamic_slice_in_dim(cov_padded, start, rows)
+                return total + quadratic_form(start + jnp.arange(rows), *part, cov_r, *columns)
+
+            quad = jax.lax.fori_loop(0, num_blocks, block, jnp.zeros((), x.dtype))
+        var = quad + s_out * (second_diag @ jnp.square(w))
         return mean_h @ w + b_out, var
 
     flat = a.reshape(-1, a.shape[-1])
@@ -467,7 +514,7 @@ def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
 def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
     """The plan of :func:`expected_losses`: every unit of every dropout layer enumerated."""
     units = _every_unit(params, noise)
-    _check_count(sum(units), max_patterns,
+    _check_count(2 ** sum(units), max_patterns,
                  f"{noise.kind} under a non-square loss: every "
                  f"{'weight' if noise.kind == 'dropconnect' else 'node or group'} of every dropout "
                  "layer, the last hidden layer included")

@@ -50,7 +50,8 @@ def check_outputs(loss: str, num_outputs: int) -> None:
 
 def check_labels(loss: str, Y, num_outputs: int):
     """Labels that suit the loss: any reals (square), 0/1 (logistic), 0..C-1 (cross-entropy).
-    Cross-entropy labels are returned as integers. Traced labels pass unchecked."""
+    Cross-entropy labels are returned as integers. Traced labels pass unchecked (see
+    :func:`labels_valid`)."""
     if loss == "square" or is_traced(Y):
         return Y if loss != "cross_entropy" else Y.astype(jnp.int64)
     values = np.asarray(Y)
@@ -63,6 +64,16 @@ def check_labels(loss: str, Y, num_outputs: int):
         raise ValueError(f"loss='cross_entropy' needs integer class labels Y in 0..{num_outputs - 1} "
                          f"(one per output node), got values {np.unique(values)[:6]}")
     return values.astype(np.int64)
+
+
+def labels_valid(loss: str, Y, num_outputs: int):
+    """Whether every label suits the loss, as a traced boolean (for traced labels, which
+    :func:`check_labels` cannot check: the criteria make their result NaN when it is False)."""
+    if loss == "square":
+        return jnp.all(jnp.isfinite(Y))
+    if loss == "logistic":
+        return jnp.all((Y == 0) | (Y == 1))
+    return jnp.all((Y == jnp.round(Y)) & (Y >= 0) & (Y < num_outputs))
 
 
 def pointwise_loss(loss: str, outputs, y):

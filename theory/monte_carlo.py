@@ -29,6 +29,7 @@ from theory.losses import check_labels, check_loss, pointwise_loss
 from theory.network import as_data, as_params, widths
 from theory.noise import (Noise, as_noise, draw_raw, is_traced, noisy_hidden, noisy_outputs,
                           realise_all)
+from theory.overflow import refuse_overflow
 
 
 MAX_SAMPLES = 2 ** 27
@@ -108,4 +109,8 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
                             chunk=chunk, num_chunks=num_chunks,
                             analytic_last_layer=bool(analytic_last_layer), loss=loss)
     losses = np.asarray(losses)[:num_samples]
-    return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(num_samples))
+    with np.errstate(over="ignore", invalid="ignore"):
+        estimate = (float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(num_samples)))
+    refuse_overflow(np.asarray(estimate), "theory.mc_dropout_criterion", params, X, spec.keep,
+                    spec.kind, Y if loss == "square" else None)
+    return estimate

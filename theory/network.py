@@ -20,7 +20,9 @@ P, a distribution over examples         ``X`` (N, K), ``Y`` (N,), ``weights`` (N
 The public functions of :mod:`theory` validate their input with :func:`as_params`, :func:`as_data`
 and :func:`theory.noise.as_noise`; the computational kernels assume validated float64 arrays and are
 pure JAX, so they can be jitted, vmapped and differentiated. Inside ``jax.grad`` or ``jit`` the
-values are tracers: their shapes are still checked, their values (finiteness, ranges) cannot be.
+values are tracers: their shapes are still checked, their values (finiteness, ranges) cannot be, so a
+traced value that would be refused becomes NaN (:func:`theory.noise.nan_unless`), and with it the
+result.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory.losses import check_loss, check_outputs, pointwise_loss
-from theory.noise import is_traced
+from theory.noise import is_traced, nan_unless
 
 Params = tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 def _finite_float64(value, name: str):
     if is_traced(value):
-        return jnp.asarray(value, jnp.float64)
+        value = jnp.asarray(value, jnp.float64)
+        return nan_unless(jnp.all(jnp.isfinite(value)), value)
     if np.iscomplexobj(value):
         raise TypeError(f"{name} must be real: complex values are not supported (the imaginary "
                         "part would be dropped)")
@@ -121,7 +124,8 @@ def as_data(X, Y, weights, num_inputs: int):
 
 
 def as_weights(weights, num_examples: int) -> np.ndarray:
-    """Validate example probabilities: non-negative, summing to 1; None means uniform."""
+    """Validate example probabilities: non-negative, summing to 1; None means uniform. Traced
+    weights that are not probabilities become NaN."""
     if weights is None:
         return np.full(num_examples, 1.0 / num_examples)
     weights = _finite_float64(weights, "weights")
@@ -129,7 +133,8 @@ def as_weights(weights, num_examples: int) -> np.ndarray:
         raise ValueError(f"weights must have shape ({num_examples},), one probability per "
                          f"example, got shape {weights.shape}")
     if is_traced(weights):
-        return weights
+        probabilities = jnp.all(weights >= 0) & (jnp.abs(jnp.sum(weights) - 1.0) <= 1e-9)
+        return nan_unless(probabilities, weights)
     if np.any(weights < 0):
         raise ValueError("weights must be non-negative example probabilities")
     if abs(weights.sum() - 1.0) > 1e-9:

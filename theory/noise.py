@@ -82,6 +82,13 @@ def is_traced(value) -> bool:
     return isinstance(value, jax.core.Tracer)
 
 
+def nan_unless(valid, value):
+    """``value`` where the traced condition ``valid`` holds, else NaN (the convention of
+    ``jax.scipy`` for arguments out of range). For traced arguments, whose values cannot be checked:
+    the factor multiplies, so the result and every gradient through ``value`` are NaN too."""
+    return value * jnp.where(valid, 1.0, jnp.nan)
+
+
 def as_number(value, name: str):
     """``value`` as a float (a tracer passes through: its value cannot be checked), or TypeError."""
     if is_traced(value):
@@ -93,9 +100,12 @@ def as_number(value, name: str):
 
 
 def check_keep_prob(value, name: str = "keep_prob"):
-    """A keep probability in (0, 1] (the paper's p), or a ValueError that says what p means."""
+    """A keep probability in (0, 1] (the paper's p), or a ValueError that says what p means; a
+    traced value outside (0, 1] becomes NaN (:func:`nan_unless`)."""
     p = as_number(value, name)
-    if not is_traced(p) and not (0.0 < p <= 1.0):
+    if is_traced(p):
+        return nan_unless((p > 0.0) & (p <= 1.0), p)
+    if not (0.0 < p <= 1.0):
         raise ValueError(
             f"{name} must be in (0, 1], got {value!r}; it is the probability of KEEPING a node "
             "(the paper's p), not the drop probability (PyTorch's Dropout(p) keeps 1 - p)")
@@ -105,7 +115,7 @@ def check_keep_prob(value, name: str = "keep_prob"):
 def as_keep_probs(keep_prob, depth: int) -> tuple:
     """One keep probability per dropout layer (inputs, hidden 1..d-1) from a number or a sequence.
 
-    Values must lie in (0, 1]; traced values (under ``jax.grad`` or ``jit``) pass unchecked.
+    Values must lie in (0, 1]; traced values (under ``jax.grad`` or ``jit``) outside it become NaN.
     """
     if isinstance(keep_prob, (list, tuple)):
         values = list(keep_prob)
