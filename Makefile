@@ -34,8 +34,11 @@ FIGURES := $(EXPERIMENTS:%=figures/%.png)
 .PRECIOUS: results/%.json
 
 # The experiments are independent processes, run $(NPROC) at a time (one per core): one's
-# compilation (one core) overlaps another's computation.
+# compilation (one core) overlaps another's computation. Every file is written whole or not at all;
+# first, cached results that are corrupt, another experiment's or from other code (a time stamp
+# cannot tell) and files an interrupted run left half-written are deleted, so make recomputes them.
 all: $(SETUP) $(DEPS)
+	$(PY) -m experiments --clean-invalid
 	$(MAKE) -j$(NPROC) figures/REPORT.md
 
 $(SETUP): pyproject.toml

@@ -6,6 +6,7 @@
     python -m experiments NAME --quick               # a small version, into results/quick/
     python -m experiments report                     # figures/REPORT.md from figures/*.json
     python -m experiments --deps                     # the Makefile's prerequisites, from imports
+    python -m experiments --clean-invalid            # delete unusable cached results (make all)
 
 Figures go to figures/NAME.png, .pdf and .json (with --quick: results/quick/figures/, no PDF).
 
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import jax
 
-from experiments.common import FIGURES_DIR, RESULTS_DIR, VERDICTS, Progress, read_json, save_figure
-from experiments.common import style, write_json
+from experiments.common import FIGURES_DIR, RESULTS_DIR, TEMPORARY_SUFFIX, VERDICTS, InvalidResult
+from experiments.common import Progress, read_result, save_figure, style, write_json
 from experiments.compilation import compilations, describe
 from experiments.dependencies import ROOT, code_version, declared_inputs, module_file, project_files
 from experiments.registry import EXPERIMENTS, load, module_name
@@ -38,8 +39,7 @@ def compute(name: str, quick: bool, results_dir: Path, write: bool = True) -> Pa
     progress = Progress(name + (" --quick" if quick else ""))
     extra = {}
     if hasattr(module, "INPUTS"):        # experiments that read other experiments' cached results
-        extra["inputs"] = {source: read_json(results_dir / f"{source}.json")
-                           for source in module.INPUTS}
+        extra["inputs"] = {source: _cached(source, quick, results_dir) for source in module.INPUTS}
     data, config = module.compute(quick=quick, progress=progress, **extra)
     checks = module.checks(data) if hasattr(module, "checks") else []
     payload = dict(data)
@@ -68,12 +68,39 @@ def compute(name: str, quick: bool, results_dir: Path, write: bool = True) -> Pa
     return path
 
 
-def plot(name: str, results_dir: Path, figures_dir: Path) -> None:
+def _cached(name: str, quick: bool, results_dir: Path) -> dict:
+    """The cached result of ``name``, refused (:class:`InvalidResult`) unless this code wrote it."""
+    return read_result(results_dir / f"{name}.json", name, code_version(module_name(name)), quick)
+
+
+def plot(name: str, quick: bool, results_dir: Path, figures_dir: Path) -> None:
+    """Draw figures/NAME.{json,pdf,png} from the cached result alone, the PNG (make's target)
+    last."""
     style()
-    payload = read_json(results_dir / f"{name}.json")
+    payload = _cached(name, quick, results_dir)
     fig = load(name).plot(payload)
-    save_figure(fig, figures_dir / name, pdf=not payload["meta"]["quick"])   # quick: PNG only
     write_json(figures_dir / f"{name}.json", payload)
+    save_figure(fig, figures_dir / name, pdf=not quick)                    # quick: PNG only
+
+
+def clean_invalid(quick: bool, results_dir: Path, figures_dir: Path) -> list[str]:
+    """Delete every cached result that :func:`_cached` would refuse and every file a killed run
+    left half-written; return what was deleted and why (make then recomputes what it needs)."""
+    removed = []
+    for name in EXPERIMENTS:
+        path = results_dir / f"{name}.json"
+        if not path.exists():
+            continue
+        try:
+            _cached(name, quick, results_dir)
+        except InvalidResult as reason:
+            path.unlink()
+            removed.append(f"removed {path}: {str(reason).split(';')[0]}")
+    for directory in (results_dir, figures_dir):
+        for partial in sorted(directory.glob(f".*{TEMPORARY_SUFFIX}")):
+            partial.unlink()
+            removed.append(f"removed {partial}: left half-written by an interrupted run")
+    return removed
 
 
 RUNNER = ("experiments/__main__.py",)
@@ -102,6 +129,9 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the experiments and claims")
     parser.add_argument("--deps", action="store_true",
                         help="print the Makefile's prerequisites of every result and figure")
+    parser.add_argument("--clean-invalid", action="store_true",
+                        help="delete cached results that are corrupt, another experiment's or "
+                             "from other code, and half-written files (make all does this first)")
     parser.add_argument("--quick", action="store_true", help="small version for smoke tests")
     parser.add_argument("--stage", choices=("all", "compute", "plot"), default="all")
     parser.add_argument("--results-dir", type=Path, default=None)
@@ -115,23 +145,31 @@ def main(argv=None) -> int:
     if args.deps:
         sys.stdout.write(makefile_dependencies())
         return 0
-    if args.name is None:
-        parser.error("give an experiment name (see --list) or 'report'")
     results_dir = args.results_dir or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
     figures_dir = args.figures_dir or (results_dir / "figures" if args.quick else FIGURES_DIR)
+    if args.clean_invalid:
+        for line in clean_invalid(args.quick, results_dir, figures_dir):
+            print(line)
+        return 0
+    if args.name is None:
+        parser.error("give an experiment name (see --list) or 'report'")
     if args.name == "report":
         from experiments.report import write_report
         print(write_report(figures_dir))
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; see --list")
-    if args.stage in ("all", "compute"):
-        if join_from_environment() and jax.process_index() > 0:
-            compute(args.name, args.quick, results_dir, write=False)   # its share of the runs
-            return 0
-        compute(args.name, args.quick, results_dir)
-    if args.stage in ("all", "plot"):
-        plot(args.name, results_dir, figures_dir)
+    try:
+        if args.stage in ("all", "compute"):
+            if join_from_environment() and jax.process_index() > 0:
+                compute(args.name, args.quick, results_dir, write=False)   # its share of the runs
+                return 0
+            compute(args.name, args.quick, results_dir)
+        if args.stage in ("all", "plot"):
+            plot(args.name, args.quick, results_dir, figures_dir)
+    except InvalidResult as reason:
+        print(f"python -m experiments {args.name}: {reason}", file=sys.stderr)
+        return 2
     return 0
 
 

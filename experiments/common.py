@@ -5,13 +5,22 @@ caches its numbers, configuration, code version and claim checks as results/NAME
 reads only that cache and writes figures/NAME.png, .pdf and .json (the plotted numbers). The code
 version is :func:`experiments.dependencies.code_version`. Outputs are
 deterministic: same code and seeds, same bytes (no timestamps, fixed PDF metadata).
+
+Every file is written whole or not at all (:func:`replace_atomically`: a temporary file beside it,
+then a rename), so an interrupted run (Ctrl-C, ``kill -9``, a full disk) leaves either the old file
+or the new one, never half of one; :func:`read_result` refuses a cached result that is corrupt,
+belongs to another experiment or was computed by other code, naming the command that recomputes
+it, and :func:`invalid_results` lists such files so that ``make all`` recomputes them by itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -79,16 +88,74 @@ def as_stored(data: dict) -> dict:
     return json.loads(json.dumps(_jsonable(data)))
 
 
-def write_json(path: Path, payload: dict) -> None:
+TEMPORARY_SUFFIX = ".partial"
+"""The suffix of a file being written (:func:`replace_atomically`); one left by a killed run is
+removed by :func:`invalid_results`'s caller, ``python -m experiments --clean-invalid``."""
+
+
+@contextmanager
+def replace_atomically(path: Path):
+    """Yield a temporary path beside ``path``; when the block ends normally, rename it onto
+    ``path`` (atomic on POSIX), else delete it. Readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(payload), indent=1, sort_keys=True) + "\n")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=TEMPORARY_SUFFIX)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def read_json(path: Path) -> dict:
+def write_json(path: Path, payload: dict) -> None:
+    with replace_atomically(path) as temporary:
+        temporary.write_text(json.dumps(_jsonable(payload), indent=1, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    with replace_atomically(path) as temporary:
+        temporary.write_text(text)
+
+
+class InvalidResult(Exception):
+    """A cached result that cannot be used: missing, corrupt, another experiment's or stale."""
+
+
+def _recompute(name: str, quick: bool) -> str:
+    return f"`python -m experiments {name}{' --quick' if quick else ''} --stage compute`"
+
+
+def read_result(path: Path, name: str, code_version: str, quick: bool | None = False,
+                remedy: str | None = None) -> dict:
+    """The cached result of experiment ``name`` at ``path`` (or a figure's copy of it), or
+    :class:`InvalidResult` saying why it cannot be used (missing, not JSON, another experiment's, a
+    quick or full run where the other was asked for (``quick`` None: either), computed by code of
+    another version) and what makes it again: ``remedy``, by default the command that recomputes
+    it."""
+    again = remedy or f"recompute it with {_recompute(name, bool(quick))} (`make all` does so by " \
+                      "itself)"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `python -m experiments "
-                                f"{path.stem} --stage compute` first")
-    return json.loads(path.read_text())
+        raise InvalidResult(f"{path} does not exist: {again}")
+    try:
+        payload = json.loads(path.read_text())
+        meta = payload["meta"]
+        found = (meta["name"], meta["quick"], meta["code_version"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidResult(f"{path} is not a result this runner wrote (corrupt or truncated: "
+                            f"{type(err).__name__}: {err}); {again}") from None
+    if found[0] != name:
+        raise InvalidResult(f"{path} holds the results of experiment {found[0]!r}, not {name!r}; "
+                            f"{again}")
+    if quick is not None and found[1] != quick:
+        raise InvalidResult(f"{path} holds a {'quick' if found[1] else 'full'} run, not a "
+                            f"{'quick' if quick else 'full'} one; {again}")
+    if found[2] != code_version:
+        raise InvalidResult(f"{path} was computed by another version of the code (code version "
+                            f"{found[2]}, now {code_version}); {again}")
+    return payload
 
 
 class Progress:
@@ -103,13 +170,15 @@ class Progress:
 
 
 def save_figure(fig, stem: Path, pdf: bool = True) -> None:
-    """Write stem.png and (unless ``pdf`` is False) stem.pdf with fixed metadata, so reruns give
-    the same bytes."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(stem.with_suffix(".png"), dpi=150, metadata={"Software": None})
+    """Write stem.pdf (unless ``pdf`` is False) and then stem.png, each whole or not at all, with
+    fixed metadata, so reruns give the same bytes. The PNG, the Makefile's target, comes last: a run
+    interrupted before it leaves the target older than its result, and make draws it again."""
     if pdf:
-        fig.savefig(stem.with_suffix(".pdf"), metadata={"CreationDate": None, "ModDate": None,
-                                                        "Producer": None, "Creator": None})
+        with replace_atomically(stem.with_suffix(".pdf")) as temporary:
+            fig.savefig(temporary, format="pdf", metadata={"CreationDate": None, "ModDate": None,
+                                                           "Producer": None, "Creator": None})
+    with replace_atomically(stem.with_suffix(".png")) as temporary:
+        fig.savefig(temporary, format="png", dpi=150, metadata={"Software": None})
 
 
 def style():

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.common import VERDICTS, read_json
-from experiments.registry import EXPERIMENTS
+from experiments.common import VERDICTS, read_result, write_text
+from experiments.dependencies import code_version
+from experiments.registry import EXPERIMENTS, module_name
 
 CLAIM_IDS = [f"C{i}" for i in range(1, 18)]
 
@@ -22,7 +23,9 @@ def write_report(figures_dir: Path) -> Path:
     rows = {claim: [] for claim in CLAIM_IDS}
     versions, observations, findings = [], [], []
     for name in EXPERIMENTS:
-        payload = read_json(figures_dir / f"{name}.json")
+        payload = read_result(figures_dir / f"{name}.json", name, code_version(module_name(name)),
+                              quick=None, remedy=f"draw it again with `python -m experiments "
+                                                 f"{name}` (`make all` does so by itself)")
         versions.append(f"{name} {payload['meta']['code_version']}")
         for check in payload["checks"]:
             rows[check["claim"]].append(check)
@@ -67,5 +70,5 @@ def write_report(figures_dir: Path) -> Path:
     lines.append("Code versions (sha256 of the sources each figure depends on): "
                  + "; ".join(versions) + ".")
     path = figures_dir / "REPORT.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path

@@ -6,7 +6,11 @@ experiments (smoke tests of code that `make all` runs at full size) are marked s
 `make test-all`. Every claim keeps its own test elsewhere in tests/ either way."""
 
 import json
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,8 @@ import pytest
 from experiments.__main__ import main
 from experiments.registry import EXPERIMENTS, load
 
-FIGURES = Path(__file__).resolve().parent.parent / "figures"
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "figures"
 
 # Checks that rest on exact computation only, so they must pass even in quick mode: None for every
 # check of the experiment, else (claim ID, words of the paper's statement) pairs that pick them.
@@ -133,12 +138,67 @@ def test_belief_studies_exact_parts():
             assert abs(row[key] - row["exact"]) <= 1e-12 * abs(row["exact"])
 
 
-def test_quick_results_are_deterministic(quick_run, tmp_path):
+def test_an_interrupted_run_leaves_nothing_half_written_and_resumes_to_the_same_bytes(
+        quick_run, tmp_path):
+    """`kill -9` mid-compute, then a rerun: the bytes of an uninterrupted run (so quick results are
+    deterministic too)."""
     name = "fig1_negative_penalty"
-    main([name, "--quick", "--stage", "compute", "--results-dir", str(tmp_path)])
-    again = json.loads((tmp_path / f"{name}.json").read_text())
-    first = json.loads((quick_run(name) / "results" / f"{name}.json").read_text())
-    assert again == first
+    reference = quick_run(name)
+    dirs = ["--results-dir", str(tmp_path / "results"), "--figures-dir", str(tmp_path / "figures")]
+    run = subprocess.Popen([sys.executable, "-m", "experiments", name, "--quick", *dirs],
+                           cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    assert name in run.stderr.readline()                  # its first progress line: computing
+    run.kill()
+    assert run.wait() == -signal.SIGKILL
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+    assert main([name, "--quick", *dirs]) == 0
+    for relative in (f"results/{name}.json", f"figures/{name}.json", f"figures/{name}.png"):
+        assert (tmp_path / relative).read_bytes() == (reference / relative).read_bytes(), relative
+
+
+def test_an_interrupted_plot_keeps_the_old_figure_whole(quick_run, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    name = "fig1_negative_penalty"
+    shutil.copytree(quick_run(name), tmp_path, dirs_exist_ok=True)
+    figure = tmp_path / "figures" / f"{name}.png"
+    before = figure.read_bytes()
+
+    def interrupted(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG, the first bytes only")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main([name, "--quick", "--stage", "plot", "--results-dir", str(tmp_path / "results"),
+              "--figures-dir", str(tmp_path / "figures")])
+    assert figure.read_bytes() == before
+    assert not [path for path in tmp_path.rglob("*") if path.name.startswith(".")]
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda text: text[:len(text) // 2], "is not a result this runner wrote"),
+    (lambda text: text.replace('"name": "fig1_negative_penalty"', '"name": "depth_penalty"'),
+     "holds the results of experiment 'depth_penalty', not 'fig1_negative_penalty'"),
+    (lambda text: text.replace('"quick": true', '"quick": false'), "holds a full run, not a quick"),
+    (lambda text: re.sub(r'"code_version": "\w+"', '"code_version": "0123456789ab"', text),
+     r"was computed by another version of the code \(code version 0123456789ab, now"),
+])
+def test_an_unusable_result_is_refused_with_the_command_and_cleaned_away(
+        quick_run, tmp_path, capsys, damage, reason):
+    name = "fig1_negative_penalty"
+    shutil.copytree(quick_run(name), tmp_path, dirs_exist_ok=True)
+    result = tmp_path / "results" / f"{name}.json"
+    result.write_text(damage(result.read_text()))
+    (tmp_path / "figures" / f".{name}.png.x1y2z3.partial").write_bytes(b"left by kill -9")
+    dirs = ["--results-dir", str(tmp_path / "results"), "--figures-dir", str(tmp_path / "figures")]
+    assert main([name, "--quick", "--stage", "plot", *dirs]) == 2
+    error = capsys.readouterr().err
+    assert re.search(reason, error) and f"`python -m experiments {name} --quick --stage compute`" \
+        in error, error
+    assert main(["--clean-invalid", "--quick", *dirs]) == 0
+    assert not result.exists() and not list((tmp_path / "figures").glob(".*"))
+    assert "removed" in capsys.readouterr().out
 
 
 def test_cli_lists_experiments(capsys):
