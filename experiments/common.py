@@ -46,14 +46,19 @@ class Check(NamedTuple):
     passed: bool
 
 
-VERDICTS = ("holds", "fails", "sgd-only")
+VERDICTS = ("holds", "fails", "holds in SGD", "fails in SGD", "undecided", "sgd-only")
+"""What a finding's evidence shows. "holds" / "fails": an exact computation or a proof (a witness, a
+counterexample, an identity). "holds in SGD" / "fails in SGD": a significant effect in trained
+networks under the rule of :mod:`experiments.shared.statistics` ("fails in SGD" only for a
+significant effect in the refuting direction); "undecided": that rule detected nothing, which
+refutes nothing. "sgd-only": a row seen in SGD runs that the rule has not yet re-judged (issue 25
+replaces it row by row)."""
 
 
 class Finding(NamedTuple):
     """One row of REPORT.md's "Beyond the paper" section: a finding of ours, with its stable ID
-    (CLAIMS.md lists them), our number, the criterion that decides it and the verdict: "holds"
-    (an exact witness or check), "fails" (with the reason) or "sgd-only" (seen in SGD runs only,
-    with their statistics)."""
+    (CLAIMS.md lists them), our number, the criterion that decides it and the verdict, one of
+    :data:`VERDICTS`."""
 
     id: str
     finding: str

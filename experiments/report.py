@@ -54,16 +54,20 @@ def write_report(figures_dir: Path) -> Path:
               "believe about dropout (practitioner_claims: the practitioner's rules; approximations:",
               "the explicit-regulariser theories), each belief stated as its holders state it, and the",
               "paper's questions on real data (real_*).",
-              "Verdict: holds (an exact witness or check), fails (with the reason) or sgd-only (seen",
-              "in SGD runs, judged exactly, not proved).", "",
+              "Verdict: holds / fails (an exact witness, check or identity); holds in SGD / fails in",
+              "SGD (a significant effect in trained networks: paired by seed, exact sign test, Holm",
+              "within the study; experiments/shared/statistics.py); undecided (that test detected",
+              "nothing, which refutes nothing); sgd-only (seen in SGD runs, not yet re-judged by",
+              "that rule).", "",
               "| ID | finding | ours | criterion | verdict | figure |", "|---|---|---|---|---|---|"]
     for finding in findings:
-        verdict = finding["verdict"] if finding["verdict"] != "fails" else "**fails**"
+        verdict = finding["verdict"] if not finding["verdict"].startswith("fails") \
+            else f"**{finding['verdict']}**"
         lines.append(f"| {finding['id']} | {_cell(finding['finding'])} | {_cell(finding['ours'])} | "
                      f"{_cell(finding['criterion'])} | {verdict} | "
                      f"[{finding['figure']}]({finding['figure']}.png) |")
     lines += ["", f"**{len(findings)} findings beyond the paper: "
-              + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".**", ""]
+              + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + ".**", ""]
     if observations:
         lines += ["## Observations beyond the paper's claims (ours, not judged)", ""]
         lines += [f"- {text}" for text in observations] + [""]

@@ -1,0 +1,197 @@
+"""The one statistical rule for every verdict that rests on SGD runs, fixed before the runs.
+
+**Design.** Two arms (say, without and with dropout) trained on the same seeds: each seed gives
+both arms the same data draw and the same initialisation, so the runs are paired and the evidence
+is one difference per pair, oriented so that the claim under test predicts d > 0 (for example
+d = test loss without dropout - test loss with dropout for "dropout lowers the test loss").
+
+**Claims of a direction: the exact sign test.** Under no effect a nonzero difference is as likely
+positive as negative, so the number of positive differences among the n nonzero ones is
+Binomial(n, 1/2) (Dixon and Mood, "The statistical sign test", JASA 1946; ties are dropped). We use
+it, not the paired t-test, because the differences of SGD outcomes are skewed and heavy-tailed
+(a few runs diverge or land in another basin): the sign test assumes nothing about their
+distribution and is exact at every n, at the price of some power. Its companion interval is the
+distribution-free interval for the median difference between two order statistics, whose coverage
+is an exact binomial sum >= the nominal level.
+
+**Claims of no effect ("flat", "the same", "pointless"): two one-sided tests** (Schuirmann,
+J. Pharmacokinet. Biopharm. 1987) of the mean paired difference against a margin +-delta fixed
+before the runs from the claim's own words or the quantity's scale. Equivalence is shown when the
+mean is significantly above -delta and significantly below +delta (t-tests at level alpha each),
+which is the same as the 1 - 2 alpha confidence interval lying inside (-delta, delta). A t-test
+here, because the claim is about the size of the mean effect, which the sign test cannot bound;
+with the rule's n >= 32 pairs the mean is close to normal.
+
+**Several rows, one family.** The rows of one study are one family of tests: Holm's step-down
+correction (Holm, "A simple sequentially rejective multiple test procedure", Scand. J. Statist.
+1979) keeps the chance of any false "holds" or "fails" among them at alpha.
+
+**Power.** At n pairs, the sign test at level alpha (alpha / 2 per direction) has 80% power against
+P(d > 0) = pi for every pi at or above :func:`sign_test_detectable_effect`; the row states it, so
+"undecided" says how large an effect could have been missed.
+
+**Verdicts** (:func:`direction_verdict`, :func:`no_effect_verdict`): "holds in SGD" for a
+significant effect in the claimed direction (or equivalence shown for a claim of no effect), "fails
+in SGD" for a significant effect in the refuting direction (for a claim of no effect: a mean
+significantly beyond the margin), "undecided" otherwise. Not detecting an effect is never "fails".
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import optimize, stats
+
+ALPHA = 0.05
+"""The level of every test (two-sided claims split it between the directions)."""
+MIN_PAIRS = 32
+"""The fewest paired runs per comparison."""
+POWER = 0.8
+
+
+def _differences(differences) -> np.ndarray:
+    d = np.asarray(differences, dtype=np.float64).ravel()
+    if d.size == 0 or not np.all(np.isfinite(d)):
+        raise ValueError(f"differences must be a non-empty array of finite numbers, got {d!r}")
+    return d
+
+
+class SignTest(NamedTuple):
+    """The sign test of paired differences d (claimed direction: d > 0)."""
+
+    pairs: int              # all pairs
+    positive: int           # d > 0: the claimed direction
+    negative: int           # d < 0
+    p_greater: float        # one-sided p-value for d > 0 (exact binomial, ties dropped)
+    p_less: float           # one-sided p-value for d < 0
+    median: float
+    ci_low: float           # distribution-free interval for the median difference
+    ci_high: float
+    coverage: float         # its exact coverage (>= 1 - alpha)
+
+    @property
+    def p_two_sided(self) -> float:
+        """Either direction: what Holm's correction and the verdict use."""
+        return min(1.0, 2.0 * min(self.p_greater, self.p_less))
+
+
+def median_interval(differences, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """(low, high, coverage): the distribution-free confidence interval for the median of the
+    differences between order statistics d_(k) and d_(n+1-k), with k the largest index whose
+    exact coverage 1 - 2 P(Binomial(n, 1/2) <= k - 1) is still >= 1 - alpha; the whole range
+    (-inf, inf) when even k = 1 falls short (n < 6 at alpha = 0.05)."""
+    d = np.sort(_differences(differences))
+    n = d.size
+    k = 0
+    while k + 1 <= n // 2 and 1.0 - 2.0 * stats.binom.cdf(k, n, 0.5) >= 1.0 - alpha:
+        k += 1
+    if k == 0:
+        return -np.inf, np.inf, 1.0
+    return float(d[k - 1]), float(d[n - k]), float(1.0 - 2.0 * stats.binom.cdf(k - 1, n, 0.5))
+
+
+def sign_test(differences, alpha: float = ALPHA) -> SignTest:
+    """The exact sign test of paired differences (module doc), with the median's interval."""
+    d = _differences(differences)
+    positive, negative = int(np.sum(d > 0)), int(np.sum(d < 0))
+    nonzero = positive + negative
+    if nonzero == 0:
+        p_greater = p_less = 1.0
+    else:
+        p_greater = float(stats.binom.sf(positive - 1, nonzero, 0.5))     # P(X >= positive)
+        p_less = float(stats.binom.cdf(positive, nonzero, 0.5))           # P(X <= positive)
+    low, high, coverage = median_interval(d, alpha)
+    return SignTest(d.size, positive, negative, p_greater, p_less, float(np.median(d)), low, high,
+                    coverage)
+
+
+class EquivalenceTest(NamedTuple):
+    """Two one-sided t-tests of the mean paired difference against the margin +-delta."""
+
+    pairs: int
+    mean: float
+    margin: float
+    p_equivalent: float     # max of the two one-sided p-values: equivalence shown when < alpha
+    p_beyond: float         # one-sided p-value for |mean| > margin on the side of the mean
+    ci_low: float           # the 1 - 2 alpha interval for the mean
+    ci_high: float
+
+
+def equivalence_test(differences, margin: float, alpha: float = ALPHA) -> EquivalenceTest:
+    """TOST (module doc) for a claim of no effect within +-``margin`` (> 0, fixed in advance)."""
+    d = _differences(differences)
+    if not (np.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a finite number > 0, fixed before the runs, got {margin!r}")
+    if d.size < 2:
+        raise ValueError("an equivalence test needs at least 2 differences")
+    n, mean = d.size, float(np.mean(d))
+    se = float(np.std(d, ddof=1) / np.sqrt(n))
+    t = stats.t(df=n - 1)
+    if se == 0.0:                                   # every difference equal: no sampling error
+        inside = abs(mean) < margin
+        return EquivalenceTest(n, mean, margin, 0.0 if inside else 1.0,
+                               0.0 if abs(mean) > margin else 1.0, mean, mean)
+    p_above_lower = float(t.sf((mean + margin) / se))      # H0: mean <= -margin
+    p_below_upper = float(t.cdf((mean - margin) / se))     # H0: mean >= +margin
+    p_beyond = float(t.sf((abs(mean) - margin) / se))      # H0: |mean| <= margin, on mean's side
+    half = float(t.ppf(1.0 - alpha)) * se
+    return EquivalenceTest(n, mean, margin, max(p_above_lower, p_below_upper), p_beyond,
+                           mean - half, mean + half)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-adjusted p-values (module doc), in the order given: reject where adjusted < alpha."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def sign_test_detectable_effect(pairs: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest P(d > 0) that the sign test at level ``alpha`` (two-sided: alpha / 2 per
+    direction) detects with probability ``power`` from ``pairs`` nonzero differences; 1.0 when no
+    effect can be detected at that n."""
+    # It rejects for d > 0 when at least c differences are positive, c the smallest count with
+    # P(Binomial(pairs, 1/2) >= c) <= alpha / 2.
+    c = next((c for c in range(pairs + 1) if stats.binom.sf(c - 1, pairs, 0.5) <= alpha / 2),
+             None)
+    if c is None or stats.binom.sf(c - 1, pairs, 1.0 - 1e-15) < power:
+        return 1.0
+    return float(optimize.brentq(lambda pi: stats.binom.sf(c - 1, pairs, pi) - power, 0.5,
+                                 1.0 - 1e-15, xtol=1e-12))
+
+
+VERDICTS = ("holds in SGD", "fails in SGD", "undecided")
+
+
+def direction_verdict(test: SignTest, p_adjusted: float, alpha: float = ALPHA) -> str:
+    """"holds in SGD" when the sign test is significant (``p_adjusted``: its two-sided p-value
+    after Holm) in the claimed direction d > 0, "fails in SGD" when in the opposite one, else
+    "undecided"."""
+    if p_adjusted >= alpha:
+        return "undecided"
+    return "holds in SGD" if test.p_greater < test.p_less else "fails in SGD"
+
+
+def no_effect_verdict(test: EquivalenceTest, p_adjusted_equivalent: float,
+                      p_adjusted_beyond: float, alpha: float = ALPHA) -> str:
+    """"holds in SGD" when equivalence within the margin is shown after Holm, "fails in SGD" when
+    the mean is significantly beyond the margin, else "undecided"."""
+    if p_adjusted_equivalent < alpha:
+        return "holds in SGD"
+    if p_adjusted_beyond < alpha:
+        return "fails in SGD"
+    return "undecided"
+
+
+def describe_sign_test(test: SignTest, p_adjusted: float, what: str = "d") -> str:
+    """The row's statistics in words: counts, p-values, the interval and the detectable effect."""
+    return (f"{test.positive} of {test.pairs} pairs with {what} > 0 ({test.negative} < 0); exact "
+            f"sign test p = {test.p_two_sided:.2g} (Holm {p_adjusted:.2g}); median "
+            f"{test.median:.3g}, CI [{test.ci_low:.3g}, {test.ci_high:.3g}] (exact coverage "
+            f"{test.coverage:.1%}); {test.pairs} pairs detect P({what} > 0) >= "
+            f"{sign_test_detectable_effect(test.pairs):.2f} with {POWER:.0%} power (before Holm)")
