@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from experiments.common import COLORS, MARKERS, Finding
+from experiments.shared import statistics
 from experiments.shared.datasets import load_runs
 from experiments.shared.split_training import stacked, train_on_splits
 from sgd.initialisation import torch_default_init
@@ -28,7 +29,10 @@ from theory.evaluation import exact_risk_and_dropout_criterion, exact_risks, l2_
 TITLE = "Depth on real data (diabetes): exact dropout and L2 penalties of trained networks"
 CLAIMS = ()
 
-DEPTHS, HIDDEN, RUNS, LAM, KEEP = (2, 3, 4), 8, 6, 0.01, 0.5
+DEPTHS, HIDDEN, RUNS, LAM, KEEP = (2, 3, 4), 8, statistics.MIN_PAIRS, 0.01, 0.5
+CRITERION = ("d > 0 significant, paired by run (split seed): exact sign test, two-sided alpha "
+             "0.05, Holm over B58-B60 (experiments/shared/statistics.py); no significance either "
+             "way is undecided")
 REGIMES = ("dropout", "weight_decay", "none")
 
 
@@ -71,39 +75,55 @@ def compute(*, quick: bool, progress):
                  "keep": KEEP}
 
 
-def _growth(values):
-    """Per-run ratio of the last depth's value to the first's: its geometric mean and the share of
-    runs in which it exceeds 1."""
-    ratio = np.asarray(values)[:, -1] / np.asarray(values)[:, 0]
-    return float(np.exp(np.mean(np.log(ratio)))), float(np.mean(ratio > 1))
+def _usable(*arrays):
+    """Runs whose values are finite at every depth, and positive where a log is taken: the rule,
+    stated before the runs, that excludes diverged runs (their count goes into the row)."""
+    keep = np.ones(np.shape(arrays[0][0])[0], dtype=bool)
+    for values, positive in arrays:
+        values = np.asarray(values, dtype=np.float64)
+        keep &= np.all(np.isfinite(values), axis=1) & (np.all(values > 0, axis=1) if positive
+                                                       else True)
+    return keep
+
+
+def _excluded(keep) -> str:
+    dropped = int(np.sum(~keep))
+    return f"; {dropped} of {keep.size} runs excluded (not finite or not positive)" if dropped \
+        else ""
 
 
 def findings(data):
-    out = []
+    """B58-B60, judged by the rule of experiments.shared.statistics (Holm over the three rows)."""
     depths = data["depths"]
     span = f"d = {depths[0]} to {depths[-1]}"
+    rows = []                            # (id, statement, what d is, the differences, more words)
     for id_, name in (("B58", "none"), ("B59", "dropout")):
-        penalty = np.asarray(data[name]["penalty"])
-        factor, share = _growth(penalty)
-        out.append(Finding(
-            id_, f"Diabetes: the exact dropout penalty of {name.replace('none', 'unregularised')}"
-                 f"{'-trained' if name == 'dropout' else ''} networks grows with depth (C12 on "
-                 "real data)",
-            f"mean penalty {np.round(penalty.mean(axis=0), 4).tolist()} at d = {list(depths)}; "
-            f"per-run factor {span}: geometric mean {factor:.2f}, > 1 in {share:.0%} of runs",
-            f"the per-run factor {span} exceeds 1 in every run", "sgd-only" if share == 1.0
-            else "fails"))
-    l2 = np.asarray(data["weight_decay"]["l2_penalty"])
-    dropout_penalty = np.asarray(data["weight_decay"]["penalty"])
-    l2_factor, _ = _growth(l2)
-    dropout_factor, _ = _growth(dropout_penalty)
-    out.append(Finding(
-        "B60", "Diabetes, weight-decay-trained networks: their dropout penalty grows with depth "
-               "faster than the L2 penalty they were trained with",
-        f"geometric-mean factor {span}: dropout penalty {dropout_factor:.2f}, (λ/2)||W||² "
-        f"{l2_factor:.2f}", "dropout penalty factor > L2 penalty factor",
-        "sgd-only" if dropout_factor > l2_factor else "fails"))
-    return out
+        penalty = np.asarray(data[name]["penalty"], dtype=np.float64)
+        keep = _usable((penalty, False))
+        rows.append((id_, f"Diabetes: the exact dropout penalty of "
+                          f"{name.replace('none', 'unregularised')}"
+                          f"{'-trained' if name == 'dropout' else ''} networks grows with depth (C12 "
+                          "on real data)",
+                     f"d = penalty at d = {depths[-1]} - at d = {depths[0]}",
+                     penalty[keep, -1] - penalty[keep, 0],
+                     f"; mean penalty {np.round(penalty[keep].mean(axis=0), 4).tolist()} at d = "
+                     f"{list(depths)}{_excluded(keep)}"))
+    l2 = np.asarray(data["weight_decay"]["l2_penalty"], dtype=np.float64)
+    dropout_penalty = np.asarray(data["weight_decay"]["penalty"], dtype=np.float64)
+    keep = _usable((l2, True), (dropout_penalty, True))
+    l2_growth = np.log(l2[keep, -1] / l2[keep, 0])
+    dropout_growth = np.log(dropout_penalty[keep, -1] / dropout_penalty[keep, 0])
+    rows.append(("B60", "Diabetes, weight-decay-trained networks: their dropout penalty grows with "
+                        "depth faster than the L2 penalty they were trained with",
+                 f"d = log of the dropout penalty's factor {span} - log of (λ/2)||W||²'s",
+                 dropout_growth - l2_growth, f"; geometric-mean factors: dropout penalty "
+                 f"{np.exp(dropout_growth.mean()):.2f}, (λ/2)||W||² {np.exp(l2_growth.mean()):.2f}"
+                 f"{_excluded(keep)}"))
+    tests = [statistics.sign_test(differences) for *_, differences, _ in rows]
+    adjusted = statistics.holm([test.p_two_sided for test in tests])
+    return [Finding(id_, statement, f"{what}: {statistics.describe_sign_test(test, p)}{more}",
+                    CRITERION, statistics.direction_verdict(test, p))
+            for (id_, statement, what, _, more), test, p in zip(rows, tests, adjusted)]
 
 
 def plot(result):
