@@ -105,13 +105,27 @@ def _random_gaps(depths, nets, progress):
             "negative_examples": negative, "min_variance": min_variance}
 
 
-def _train(depth, seeds, schedule, progress):
+def usable_data_seeds(count):
+    """The first ``count`` data seeds whose ten training labels are not all equal, and the seeds
+    skipped before them. The rule, fixed before the runs: a draw with a single label value has
+    nothing to fit but a constant (every regime reaches J_D near 0), so it says nothing about
+    dropout and is replaced by the next seed; the skipped seeds are reported."""
+    used, skipped, seed = [], [], 0
+    while len(used) < count:
+        labels = np.asarray(parity_data(jax.random.fold_in(jax.random.key(2010), seed))[1])
+        (used if np.unique(labels).size > 1 else skipped).append(seed)
+        seed += 1
+    return used, skipped
+
+
+def _train(depth, data_seeds, schedule, progress):
     """Every seed x schedule at one depth: trajectories, training data and the seeds' init."""
+    seeds = len(data_seeds)
     grid = list(itertools.product(range(seeds), SCHEDULES))
     init_key = jax.random.key(1010 + depth)
     inits = [torch_default_init(jax.random.fold_in(init_key, s), K, WIDTH, depth)
              for s in range(seeds)]
-    data = [parity_data(jax.random.fold_in(jax.random.key(2010), s)) for s in range(seeds)]
+    data = [parity_data(jax.random.fold_in(jax.random.key(2010), s)) for s in data_seeds]
     keeps = schedule_keeps(schedule.steps)
     params = stack_runs([inits[s] for s, _ in grid])
     X = jnp.stack([data[s][0] for s, _ in grid])
@@ -236,15 +250,18 @@ def compute(*, quick: bool, progress):
             "rate_grid": RATE_GRID, "placement_keeps": PLACEMENT_KEEPS,
             "steps": list(range(schedule.log_every, schedule.steps + 1, schedule.log_every)),
             "trained": {}}
+    data_seeds, skipped = usable_data_seeds(seeds)
+    data["data_seeds"], data["skipped_data_seeds"] = data_seeds, skipped
     for depth in DEPTHS:
-        checkpoints, X, Y = _train(depth, seeds, schedule, progress)
+        checkpoints, X, Y = _train(depth, data_seeds, schedule, progress)
         data["trained"][str(depth)] = _judge_depth(depth, checkpoints, X, Y, test, progress)
     config = {"K": K, "n": WIDTH, "depths": DEPTHS, "keep_prob": KEEP, "seeds": seeds,
               "schedule": schedule._asdict(), "schedules": SCHEDULES,
               "curriculum_rate": CURRICULUM_RATE, "early_fraction": EARLY_FRACTION,
               "random_networks": RANDOM, "test_examples": int(test[0].shape[0]),
               "keys": {"init": "1010 + d", "data": 2010, "sgd": "3010 + d", "test": 4010,
-                       "random numpy": 1033}}
+                       "random numpy": 1033},
+              "data_seeds": data_seeds, "skipped_data_seeds": skipped}
     return data, config
 
 
@@ -440,6 +457,18 @@ def _schedule_findings(data) -> list:
         for (fid, _, source, note), test, p_adjusted in zip(rows, tests, adjusted)]
 
 
+def _skipped(data) -> str:
+    skipped = data["skipped_data_seeds"]
+    return (f" (data seed{'s' if len(skipped) > 1 else ''} {', '.join(map(str, skipped))} skipped: "
+            "all ten training labels equal)") if skipped else ""
+
+
+def observations(data):
+    return [f"practitioner_claims: the trained networks use data seeds "
+            f"{', '.join(map(str, data['data_seeds']))}{_skipped(data)}, by a rule fixed before "
+            "the runs (a draw with one label value has nothing to fit but a constant)."]
+
+
 def findings(data):
     return [finding for judge in (_inference_gap_finding, _scaling_rule_finding, _ensemble_finding,
                                   _placement_findings, _variance_shift_findings,
@@ -477,8 +506,9 @@ def plot(result):
     fig.suptitle("(ours) The practitioner's account of dropout, judged exactly. Trained networks: "
                  f"the Figure 2 task (K = {K}, 10 training examples, width {WIDTH}), keep 1/2 on "
                  "inputs and hidden layers,\n"
-                 f"{result['trained']['2']['seeds']} seeds, SGD as in the paper; every value "
-                 "below is exact (no sampling) unless it is a statistic over seeds", fontsize=11)
+                 f"{result['trained']['2']['seeds']} seeds{_skipped(result)}, SGD as in the paper; "
+                 "every value below is exact (no sampling) unless it is a statistic over seeds",
+                 fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
