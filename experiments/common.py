@@ -10,7 +10,8 @@ Every file is written whole or not at all (:func:`replace_atomically`: a tempora
 then a rename), so an interrupted run (Ctrl-C, ``kill -9``, a full disk) leaves either the old file
 or the new one, never half of one; :func:`read_result` refuses a cached result that is corrupt,
 belongs to another experiment or was computed by other code, naming the command that recomputes
-it, and :func:`invalid_results` lists such files so that ``make all`` recomputes them by itself.
+it; ``python -m experiments --clean-invalid`` (the first step of ``make all``) deletes such files,
+so that make recomputes them by itself.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def as_stored(data: dict) -> dict:
 
 TEMPORARY_SUFFIX = ".partial"
 """The suffix of a file being written (:func:`replace_atomically`); one left by a killed run is
-removed by :func:`invalid_results`'s caller, ``python -m experiments --clean-invalid``."""
+removed by ``python -m experiments --clean-invalid``."""
 
 
 @contextmanager
