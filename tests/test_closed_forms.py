@@ -16,6 +16,10 @@ from theory.enumeration import brute_force_criterion, pattern_outputs
 from theory.paper.invariances import scale_output
 from theory.paper.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
 from theory.paper.negative_penalty import figure1_network
+from theory.paper.negative_weights_variants import (group_dropout_free_minimiser,
+                                                   group_dropout_minima,
+                                                   group_dropout_nonnegative_minimiser,
+                                                   hidden_only_minimiser, hidden_only_minimum)
 from theory.paper.negative_weights import (NONNEGATIVE_BOUND_K2, WNEG_LIMIT_K2, lemma10_criterion,
                                      lemma10_crossing_width, lemma16_bound, two_hot_distribution,
                                      w_neg, wneg_criterion, wneg_optimal_output,
@@ -359,3 +363,78 @@ def test_c16_torch_default_initialisation(key):
         assert kstest(values, "uniform", args=(-bound, 2 * bound)).pvalue > 1e-3
     again = torch_default_init(key, 5, 400, 3)
     assert all(np.array_equal(W, W2) for (W, _), (W2, _) in zip(params, again))
+
+
+# Column (e) under PyTorch's placement and group dropout (theory.paper.negative_weights_variants) --
+
+def _p11_variant(n, keep_prob, inputs_noisy, group_size):
+    """keep_prob and groups as the variants give them, written out (K = 2, d = 2)."""
+    keeps = (keep_prob if inputs_noisy else 1.0, keep_prob)
+    groups = None if group_size == 1 else [np.arange(2) // group_size,
+                                           np.arange(n) // group_size]
+    return keeps, groups
+
+
+@pytest.mark.parametrize("n,keep_prob", [(4, 0.5), (6, 0.3), (8, 0.8)])
+def test_variant_minimisers_on_p11_attain_their_closed_forms_by_brute_force(n, keep_prob):
+    """Each minimiser's J_D, listed pattern by pattern, is its closed form; the free group-dropout
+    minimiser uses a negative weight, the others none."""
+    X, Y = p11(2)
+    half = np.full(2, 0.5)
+    keeps, _ = _p11_variant(n, keep_prob, False, 1)
+    network = hidden_only_minimiser(n, keep_prob)
+    assert min(W.min() for W, _ in network) >= 0
+    np.testing.assert_allclose(brute_force_criterion(network, X, Y, half, keeps),
+                               hidden_only_minimum(n, keep_prob), rtol=1e-12)
+    keeps, groups = _p11_variant(n, keep_prob, True, 2)
+    free, nonnegative = group_dropout_minima(n, keep_prob)
+    for network, value in ((group_dropout_free_minimiser(n, keep_prob), free),
+                           (group_dropout_nonnegative_minimiser(n, keep_prob), nonnegative)):
+        np.testing.assert_allclose(brute_force_criterion(network, X, Y, half, keeps, groups=groups),
+                                   value, rtol=1e-12)
+    assert group_dropout_free_minimiser(n, keep_prob)[1][0].min() < 0
+    assert min(W.min() for W, _ in group_dropout_nonnegative_minimiser(n, keep_prob)) >= 0
+    assert free < nonnegative
+
+
+def _best_p11_criterion(n, keeps, groups, *, nonnegative, starts, seed):
+    """min over d = 2 networks (weights >= 0 if ``nonnegative``; biases free) of the exact J_D on
+    P_(1,1), by L-BFGS-B from random starts."""
+    X, Y = p11(2)
+    shapes = [(n, 2), (n,), (1, n), (1,)]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def criterion(theta):
+        W1, b1, w, b = (part.reshape(shape) for part, shape in
+                        zip(jnp.split(theta, np.cumsum(sizes)[:-1]), shapes))
+        return theory.dropout_criterion(((W1, b1), (w, b)), X, Y, keep_prob=keeps, groups=groups)
+
+    value_and_grad = jax.jit(jax.value_and_grad(criterion))
+    weight = np.concatenate([np.full(size, i % 2 == 0) for i, size in enumerate(sizes)])
+    bounds = [(0, None) if nonnegative and is_weight else (None, None) for is_weight in weight]
+    rng = np.random.default_rng(seed)
+    best = np.inf
+    for _ in range(starts):
+        start = rng.uniform(-1, 1, size=sum(sizes))
+        start = np.where(weight & nonnegative, np.abs(start), start)
+        result = minimize(lambda t: [np.asarray(v) for v in value_and_grad(jnp.asarray(t))],
+                          start, jac=True, method="L-BFGS-B", bounds=bounds,
+                          options=dict(maxiter=3000, gtol=1e-12, ftol=1e-15))
+        best = min(best, result.fun)
+    return best
+
+
+def test_no_network_found_beats_the_variant_minima():
+    """The lower bounds of the proofs, tested as optimisation (n = 4, keep 1/2): L-BFGS-B from 8
+    random starts never goes below them, and the non-negative runs reach their minimum."""
+    n, p = 4, 0.5
+    keeps, _ = _p11_variant(n, p, False, 1)
+    for nonnegative in (False, True):
+        best = _best_p11_criterion(n, keeps, None, nonnegative=nonnegative, starts=8, seed=1)
+        assert hidden_only_minimum(n, p) - 1e-10 <= best
+    assert best <= hidden_only_minimum(n, p) + 1e-6
+    keeps, groups = _p11_variant(n, p, True, 2)
+    free, nonnegative = group_dropout_minima(n, p)
+    assert _best_p11_criterion(n, keeps, groups, nonnegative=False, starts=8, seed=2) >= free - 1e-10
+    best = _best_p11_criterion(n, keeps, groups, nonnegative=True, starts=8, seed=3)
+    assert nonnegative - 1e-10 <= best <= nonnegative + 1e-6

@@ -193,6 +193,27 @@ def test_gradients_match_finite_differences(noise):
                                    atol=1e-8)
 
 
+@pytest.mark.parametrize("noise", ["dropout", "dropconnect", "gaussian"])
+def test_gradient_is_finite_where_an_example_is_zero(noise):
+    """P_(1,1) holds x = 0, where every pre-activation of the last hidden layer is a constant: its
+    standard deviation sqrt(0) must not send an infinite derivative into the gradient (it did for
+    Gaussian noise: NaN in every first-layer weight). Against central differences."""
+    from theory.paper.distributions import p11
+
+    X, Y = p11(2)
+    rng = np.random.default_rng(13)
+    params = random_network(rng, [2, 6, 1], scale=0.7)
+    criterion = lambda p: theory.dropout_criterion(p, X, Y, keep_prob=0.5, noise=noise)  # noqa
+    grads = jax.grad(criterion)(params)
+    direction = jax.tree_util.tree_map(lambda a: rng.normal(size=a.shape), params)
+    along = sum(np.sum(np.asarray(g) * v) for g, v in zip(jax.tree_util.tree_leaves(grads),
+                                                          jax.tree_util.tree_leaves(direction)))
+    moved = lambda t: criterion(jax.tree_util.tree_map(lambda a, v: a + t * v, params,  # noqa
+                                                       direction))
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+    np.testing.assert_allclose(along, _finite_difference(moved, 0.0), rtol=1e-6, atol=1e-8)
+
+
 def test_gradient_in_one_keep_probability():
     """The derivative of the Figure 1 penalty in p at p = 1/2 (d/dp of J_D, exact)."""
     from theory.paper.negative_penalty import figure1_network

@@ -343,7 +343,9 @@ def _gaussian_tail(plan: Plan, params, a, keep):
     def one_example(x):                                                # x: (n_in,)
         mu = W @ x + b
         cov = s_in * (W * jnp.square(x)) @ W.T                        # (n_out, n_out)
-        sd = jnp.sqrt(jnp.diagonal(cov))
+        variance = jnp.diagonal(cov)         # 0 where x = 0: sqrt's derivative there is infinite,
+        random = variance > 0                # so it is taken only where the variance is positive
+        sd = jnp.where(random, jnp.sqrt(jnp.where(random, variance, 1.0)), 0.0)
         mean_h = relu_mean(mu, sd)
         second_diag = relu_second_moment(mu, sd)
         columns = (mu, sd, mean_h, second_diag)
