@@ -174,6 +174,35 @@ def test_label_dependence_only_through_the_inference_gap(loss):
         assert (spread < 1e-12) if free else (spread > 1e-3), (sizes, penalties)
 
 
+def test_inference_gaps_of_every_output_match_brute_force():
+    """theory.evaluation.exact_inference_gaps (runs x examples x outputs) against the mean over
+    every pattern, listed; and gap_y - gap_c is the cross-entropy penalty's change of label."""
+    from theory.enumeration import pattern_outputs
+    from theory.evaluation import exact_inference_gaps, exact_per_example_penalties
+
+    rng = np.random.default_rng(21)
+    keep = (1.0, 0.4, 0.6)
+    runs = [random_network(rng, [2, 3, 3, 3]) for _ in range(2)]
+    params = jax.tree_util.tree_map(lambda *a: np.stack(a), *runs)
+    X = rng.normal(size=(2, 4, 2))
+    gaps = np.asarray(exact_inference_gaps(params, X, keep))
+    assert np.abs(gaps).max() > 1e-3            # a hidden layer before the last is noisy
+    for r, network in enumerate(runs):
+        for i, x in enumerate(X[r]):
+            outputs, probs, _ = pattern_outputs(network, x, keep, every_output=True)
+            plain = x
+            for layer, (W, b) in enumerate(network):       # W(x): no dropout
+                plain = plain @ np.asarray(W).T + np.asarray(b)
+                plain = np.maximum(plain, 0.0) if layer < len(network) - 1 else plain
+            np.testing.assert_allclose(gaps[r, i], probs @ outputs - plain, rtol=1e-10,
+                                       atol=1e-13)
+    by_label = [np.asarray(exact_per_example_penalties(params, X, np.full((2, 4), float(c)), keep,
+                                                       loss="cross_entropy")) for c in range(3)]
+    for c in range(3):
+        np.testing.assert_allclose(by_label[c] - by_label[0], gaps[..., 0] - gaps[..., c],
+                                   rtol=1e-9, atol=1e-12)
+
+
 def test_gradient_matches_finite_differences():
     params, X, Y, weights, keep = loss_case(4, "cross_entropy", 2)
 

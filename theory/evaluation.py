@@ -82,6 +82,29 @@ def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", group
     return _over_checkpoints(checkpoints, X, Y, _noise(checkpoints, keep_prob, noise, groups, 2))
 
 
+@partial(jax.jit, static_argnames=("noise",))
+def _gaps_over_runs(params, X, noise):
+    def one_run(run_params, run_X):
+        *hidden, (W_out, b_out) = run_params
+
+        def one_output(w, b):                      # E_R[D_c] - W_c(x) for output c
+            return delta_moments((*hidden, (w[None], b[None])), run_X, noise)[1]
+        return jax.vmap(one_output, out_axes=-1)(W_out, b_out)
+    return jax.vmap(one_run)(params, X)
+
+
+def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
+    """E_R[D_c(W, x, R)] - W_c(x) for every run, example and output c, (R, N, C): the inference gap
+    of each output (B33's m - W; for a classifier, of each logit). Each output is a linear function
+    of the last hidden layer, so its mean needs no pattern of that layer (the square-loss route),
+    unlike an expected cross-entropy. Under the cross-entropy, l(D, c) = logsumexp(D) - D_c, so the
+    penalty for label c minus the penalty for label y is gap_y - gap_c (ours). Arguments as
+    :func:`exact_risk_and_dropout_criterion`."""
+    one = jax.tree_util.tree_map(lambda a: a[0], params)
+    single = (*one[:-1], (one[-1][0][:1], one[-1][1][:1]))
+    return _gaps_over_runs(params, X, as_noise(widths(single), keep_prob, noise, groups))
+
+
 @partial(jax.jit, static_argnames=("loss",))
 def _risks_over_runs(params, X, Y, loss):
     return jax.vmap(lambda p, x, y: jnp.mean(losses_without_noise(p, x, check_labels(loss, y, 0),
