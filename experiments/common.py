@@ -48,7 +48,7 @@ class Check(NamedTuple):
 
 
 VERDICTS = ("holds", "fails", "holds in optimisation", "fails in optimisation", "holds in SGD",
-            "fails in SGD", "undecided", "reported", "sgd-only")
+            "fails in SGD", "undecided", "reported")
 """What a finding's evidence shows. "holds" / "fails": an exact computation or a proof (a witness, a
 counterexample, an identity, a proven minimum). "holds in optimisation" / "fails in optimisation":
 a verdict resting on the value of a minimum that only multi-start optimisation of the exact
@@ -56,8 +56,7 @@ criterion supports (its spread in the row). "holds in SGD" / "fails in SGD": a s
 in trained networks under the rule of :mod:`experiments.shared.statistics` ("fails in SGD" only
 for a significant effect in the refuting direction); "undecided": that rule detected nothing, which
 refutes nothing. "reported": a measurement with no natural threshold, its distribution in the row.
-"sgd-only": a row seen in SGD runs that the rule has not yet re-judged (issue 25 replaces it row by
-row)."""
+"""
 
 
 class Finding(NamedTuple):

@@ -84,8 +84,7 @@ def write_report(figures_dir: Path) -> Path:
               "paired by seed, exact sign test, Holm within the study;",
               "experiments/shared/statistics.py); undecided (that test detected nothing, which",
               "refutes nothing); reported (a measurement with no natural threshold, its",
-              "distribution in the row); sgd-only (seen in SGD runs, not yet re-judged by that",
-              "rule).", "",
+              "distribution in the row).", "",
               "| ID | finding | ours | criterion | verdict | figure |", "|---|---|---|---|---|---|"]
     for finding in findings:
         verdict = finding["verdict"] if not finding["verdict"].startswith("fails") \

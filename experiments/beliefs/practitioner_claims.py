@@ -322,17 +322,26 @@ def _scaling_rule_finding(data) -> list:
     deep = [d for d in random["depths"] if d >= 2]
     trained_gap = {d: float(np.median(_column(t["relative_gap"], "constant")))
                    for d, t in trained.items()}
-    agrees = all(np.all(np.asarray(v)[1:] < AGREE_TOLERANCE) for v in rel.values()) and \
+    within = max(float(np.asarray(v)[0]) for v in rel.values())       # d = 1, every keep
+    outside_agrees = all(np.all(np.asarray(v)[1:] < AGREE_TOLERANCE) for v in rel.values()) and \
         all(g < AGREE_TOLERANCE for g in trained_gap.values())
     return [Finding(
-        "B34", "Scaling kept units by 1/p makes training and inference agree in expectation at the "
-               "output (m(x) = W(x))",
-        f"exactly 0 at d = 1; median relative RMS gap of random networks at keep 0.5, d = "
-        f"{deep[0]}..{deep[-1]}: {np.round(rel['0.5'][1:], 3).tolist()} (keep 0.2: "
-        f"{np.round(rel['0.2'][1:], 3).tolist()}); dropout-trained networks: "
-        + ", ".join(f"d = {d}: {g:.3f}" for d, g in trained_gap.items()),
-        f"relative RMS gap below {AGREE_TOLERANCE:.0%} at every depth >= 2 and keep, and for the "
-        "trained networks", "holds" if agrees else "fails")]
+        "B34", "Scaling kept units by 1/p makes training and inference agree in expectation, unit "
+               "by unit right after dropout (its stated scope: Srivastava et al., JMLR 2014, Sec. 4, "
+               "'for any hidden unit the expected output ... is the same as the actual output at "
+               "test time')",
+        f"within scope: E[(m/p) a] = a for every unit (an identity), and at the output when the "
+        f"one noisy layer feeds it linearly (d = 1) the relative RMS gap is "
+        f"{rounding_bound(within, 1e-12)} at every keep. Outside that scope, at the output of "
+        f"deeper networks (m(x) against W(x); not what the rule claims, reported): median "
+        f"relative RMS gap of random networks at keep 0.5, d = {deep[0]}..{deep[-1]}: "
+        f"{np.round(rel['0.5'][1:], 3).tolist()} (keep 0.2: {np.round(rel['0.2'][1:], 3).tolist()})"
+        "; dropout-trained networks: " + ", ".join(f"d = {d}: {g:.3f}" for d, g in
+                                                   trained_gap.items())
+        + f" ({'below' if outside_agrees else 'not below'} {AGREE_TOLERANCE:.0%} everywhere)",
+        "within scope: the gap is 0 (below 1e-12 relative) per unit and at d = 1; outside it, "
+        "reported without a verdict",
+        "holds" if within < 1e-12 else "fails")]
 
 
 def _ensemble_finding(data) -> list:
@@ -395,14 +404,19 @@ def _variance_shift_findings(data) -> list:
             for layer, r in shift.items()),
         "train-mode variance above test-mode variance for every non-constant pre-activation",
         "holds" if all(np.all(r["ratio"] > 1) for r in shift.values()) else "fails"))
+    first, *later = shift.items()
     out.append(Finding(
         "B39", "Li et al.'s formula Var_test + (q/p) sum_i W_i^2 E[a_i^2] gives the train-mode "
-               "variance of each pre-activation",
-        "relative error against the exact train-mode variance: " + "; ".join(
+               "variance of a pre-activation fed by one dropout layer (its stated scope: Li, Chen, "
+               "Hu and Yang, CVPR 2019, analyse one dropout layer before a linear layer)",
+        f"within scope (layer {first[0]}, fed by the one noisy layer, the inputs): relative error "
+        f"median {np.median(first[1]['li_error']):.3g}, max {np.max(first[1]['li_error']):.3g}. "
+        "Outside it (earlier noisy layers too; reported): " + "; ".join(
             f"layer {layer}: median {np.median(r['li_error']):.3f}, max {np.max(r['li_error']):.3f}"
-            for layer, r in shift.items()) + " (exact at layer 1: only the inputs are noisy)",
-        f"within {LI_TOLERANCE:.0%} for every non-constant pre-activation of every layer",
-        "holds" if all(np.all(r["li_error"] < LI_TOLERANCE) for r in shift.values()) else "fails"))
+            for layer, r in later),
+        f"within {LI_TOLERANCE:.0%} for every non-constant pre-activation fed by one dropout "
+        "layer; outside that scope reported without a verdict",
+        "holds" if np.all(first[1]["li_error"] < LI_TOLERANCE) else "fails"))
     return out
 
 
@@ -436,7 +450,7 @@ def _trained_rate_finding(data) -> list:
         + (f"; their minimisers on the grid: p = {np.min(where):.2f} to {np.max(where):.2f} (median "
            f"{np.median(where):.2f})" if where.size else ""),
         "dJ_D/dp(1) < 0 for every trained network (exact gradient)",
-        "sgd-only" if sum(interior.values()) == 0 else "fails")]
+        "undecided" if sum(interior.values()) == 0 else "fails")]
 
 
 def _schedule_findings(data) -> list:
