@@ -9,7 +9,8 @@ import theory
 from helpers import random_case
 from theory.network import random_network
 from theory.enumeration import all_patterns, pattern_outputs
-from theory.beliefs.explicit_regularisers import explicit_regulariser, unit_sensitivities
+from theory.beliefs.explicit_regularisers import (explicit_regulariser, single_drop_penalty_rate,
+                                                 unit_sensitivities)
 from theory.beliefs.inference_gap import penalty_split
 from theory.beliefs.noise_before_relu import before_relu_moments
 from theory.paper.label_dependence import one_layer_penalty
@@ -180,3 +181,21 @@ def test_variance_shift_rejects_output_layer():
     params, X, _ = figure1_network()
     with pytest.raises(ValueError, match="hidden layer"):
         preactivation_variances(params, X, 2)
+
+
+@pytest.mark.parametrize("sizes", [[3, 4, 1], [3, 3, 3, 1]])
+def test_single_drop_rate_is_the_small_drop_rate_limit_of_the_exact_penalty(sizes):
+    """lim_{q -> 0} penalty / q (single drops, ours) against the exact penalty at q = 1e-7, labels
+    off the network's outputs so that the label term counts; in the linear regime (no ReLU can
+    flip) it equals Wei, Kakade and Ma's Omega / (q/p) exactly."""
+    rng = np.random.default_rng(31)
+    params = random_network(rng, sizes)
+    X = rng.uniform(-1, 1, (16, 3))
+    Y = theory.network_output(params, X) + rng.normal(size=16)
+    q = 1e-7
+    exact = theory.dropout_penalty(params, X, Y, keep_prob=1 - q) / q
+    assert single_drop_penalty_rate(params, X, Y) == pytest.approx(exact, rel=1e-5)
+    linear = tuple((np.abs(W), np.zeros_like(b)) for W, b in params)
+    positive = np.abs(X)
+    assert single_drop_penalty_rate(linear, positive, theory.network_output(linear, positive)) \
+        == pytest.approx(explicit_regulariser(linear, positive, keep_prob=0.5), rel=1e-12)

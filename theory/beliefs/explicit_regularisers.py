@@ -30,11 +30,13 @@ Gaussian noise and groups of one node share these second moments; DropConnect is
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.network import as_inputs, as_params, as_weights, widths
+from theory.network import as_inputs, as_params, as_weights, network_output, widths
 from theory.noise import as_keep_probs, noise_variance
 
 
@@ -81,3 +83,39 @@ def explicit_regulariser(params, X, *, keep_prob=0.5, layers=None, weights=None)
     g = unit_sensitivities(params, X)
     return float(sum(noise_variance(keep[layer]) * (weights @ np.sum(np.square(g[layer]), axis=1))
                      for layer in chosen))
+
+
+@partial(jax.jit, static_argnums=2)
+def _single_drop_outputs(params, X, layer):
+    """W(x) with unit u of dropout layer ``layer`` dropped alone, every other unit kept: (N, n)."""
+    sizes = widths(params)
+
+    def dropped(x, u):
+        factors = [jnp.ones(m, X.dtype) for m in sizes]
+        factors[layer] = factors[layer].at[u].set(0.0)
+        return _output_with_factors(params, x, factors)
+    return jax.vmap(lambda x: jax.vmap(lambda u: dropped(x, u))(jnp.arange(sizes[layer])))(X)
+
+
+def single_drop_penalty_rate(params, X, Y, *, weights=None) -> float:
+    """lim_{q -> 0} (J_D - R) / q for Bernoulli dropout with keep 1 - q on every dropout layer
+    (ours; the exact small-drop-rate limit that Wei, Kakade and Ma's expansion approximates):
+
+        E_x sum_u [ (W_{-u}(x) - W(x))^2 + 2 (W(x) - y) (W_{-u}(x) - W(x) + g_u(x)) ],
+
+    W_{-u} the network with unit u dropped alone (every other unit kept, unscaled), g_u as in
+    :func:`unit_sensitivities`. To first order in q a pattern drops at most one unit (probability
+    q each) and the all-kept pattern is scaled by 1/p = 1 + q + O(q^2). Where no single drop flips
+    a ReLU downstream, W_{-u} - W = -g_u and the limit is Omega's, sum_u g_u^2; where one does, the
+    two differ, and the expansion's relative error does not vanish as q -> 0."""
+    params = as_params(params)
+    X = as_inputs(X, params[0][0].shape[1])
+    Y = np.asarray(Y, np.float64).reshape(-1)
+    weights = as_weights(weights, X.shape[0])
+    plain = np.asarray(network_output(params, X))[:, None]
+    g = unit_sensitivities(params, X)
+    total = np.zeros(X.shape[0])
+    for layer in range(len(params)):
+        change = np.asarray(_single_drop_outputs(params, X, layer)) - plain        # (N, n)
+        total += np.sum(change ** 2 + 2 * (plain - Y[:, None]) * (change + g[layer]), axis=1)
+    return float(weights @ total)
