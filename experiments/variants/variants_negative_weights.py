@@ -178,12 +178,12 @@ def _check_against_proofs(label, runs, proof):
 
 def compute(*, quick: bool, progress):
     starts = 2 if quick else 8
-    steps = 200 if quick else 3000        # per stage (free and non-negative; then freed)
+    steps = 200 if quick else 2000        # per stage (free and non-negative; then freed)
     X, Y = p11(K)
     rows = []
     for i, variant in enumerate(VARIANTS):
         gaussian = variant.noise == "gaussian"      # its exact route costs ~30x a Bernoulli one
-        variant_starts, variant_steps = ((max(starts // 2, 1), steps // 6) if gaussian
+        variant_starts, variant_steps = ((max(starts // 4, 1), steps // 4) if gaussian
                                          else (starts, steps))
         progress(f"{variant.label}: Adam on the exact J_D, {variant_starts} starts x "
                  f"{len(KINDS)} kinds x {variant_steps} steps")
@@ -199,7 +199,7 @@ def compute(*, quick: bool, progress):
         rows.append(row)
     data = {"rows": rows, "kinds": [list(kind) for kind in KINDS], "margin": MARGIN}
     config = {"K": K, "n": WIDTH, "d": DEPTH, "keep_prob": KEEP, "starts": starts,
-              "steps": steps, "gaussian": {"starts": max(starts // 2, 1), "steps": steps // 6},
+              "steps": steps, "gaussian": {"starts": max(starts // 4, 1), "steps": steps // 4},
               "optimiser": "Adam on the exact J_D, stage 1 step 0.03, stage 2 (all free) "
                            "step 0.003, each halved every steps/4",
               "init": "torch default; non-negative starts are its absolute values"}
