@@ -16,7 +16,9 @@ from theory.enumeration import brute_force_criterion, pattern_outputs
 from theory.paper.invariances import scale_output
 from theory.paper.label_dependence import label_decomposition, one_layer_penalty, theorem20_witness
 from theory.paper.negative_penalty import figure1_network
-from theory.paper.negative_weights_variants import (group_dropout_free_minimiser,
+from theory.paper.negative_weights_variants import (dropconnect_averaging_criterion,
+                                                   dropconnect_averaging_network,
+                                                   group_dropout_free_minimiser,
                                                    group_dropout_minima,
                                                    group_dropout_nonnegative_minimiser,
                                                    hidden_only_minimiser, hidden_only_minimum)
@@ -395,6 +397,18 @@ def test_variant_minimisers_on_p11_attain_their_closed_forms_by_brute_force(n, k
     assert group_dropout_free_minimiser(n, keep_prob)[1][0].min() < 0
     assert min(W.min() for W, _ in group_dropout_nonnegative_minimiser(n, keep_prob)) >= 0
     assert free < nonnegative
+
+
+@pytest.mark.parametrize("n,keep_prob", [(2, 0.3), (3, 0.5), (3, 0.8)])
+def test_dropconnect_averaging_network_attains_its_closed_form_by_brute_force(n, keep_prob):
+    """DropConnect's non-negative construction on P_(1,1), every weight's mask listed."""
+    X, Y = p11(2)
+    network = dropconnect_averaging_network(n, keep_prob)
+    assert min(W.min() for W, _ in network) >= 0
+    np.testing.assert_allclose(
+        brute_force_criterion(network, X, Y, np.full(2, 0.5), (keep_prob, keep_prob),
+                              noise="dropconnect"),
+        dropconnect_averaging_criterion(n, keep_prob), rtol=1e-12)
 
 
 def _best_p11_criterion(n, keeps, groups, *, nonnegative, starts, seed):

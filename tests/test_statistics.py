@@ -101,3 +101,10 @@ def test_detectable_effect_is_stated_for_the_nonzero_pairs_the_test_uses():
     assert "12 nonzero pairs detect P(d > 0) >= 0.87" in words
     with pytest.raises(ValueError, match="p_values must be a 1-D sequence"):
         rule.holm([0.1, np.nan])
+
+
+def test_combined_verdict_needs_every_test_to_hold_and_any_to_fail():
+    assert rule.combined_verdict(["holds in SGD", "holds in SGD"]) == "holds in SGD"
+    assert rule.combined_verdict(["holds in SGD", "undecided"]) == "undecided"
+    assert rule.combined_verdict(["holds in SGD", "fails in SGD"]) == "fails in SGD"
+    assert rule.combined_verdict(["undecided", "undecided"]) == "undecided"

@@ -146,8 +146,6 @@ def findings(data):
             means = [round(_summary(e, regime)["mean"], 4) for e in ds["by_depth"]]
             parts.append(f"{name}: mean penalty {means} at d = {list(data['depths'])}; "
                          f"{statistics.describe_sign_test(test, p)}")
-        verdict = ("holds in SGD" if all(v == "holds in SGD" for v in verdicts) else
-                   "fails in SGD" if "fails in SGD" in verdicts else "undecided")
         trained = "without regularisation" if regime == "none" else "with dropout"
         out.append(Finding(
             id_, f"Cross-entropy, networks trained {trained}: the exact dropout penalty grows with "
@@ -155,7 +153,7 @@ def findings(data):
             f"{data['runs']} runs per depth, paired by run (split shared). " + "; ".join(parts),
             f"d = a run's mean penalty at d = {data['depths'][-1]} - at d = {data['depths'][0]} "
             "> 0: exact sign test, Holm over B63-B64 x both data sets; holds in SGD when both "
-            "data sets do", verdict))
+            "data sets do", statistics.combined_verdict(verdicts)))
     return out
 
 

@@ -134,12 +134,6 @@ def _tests(data):
     return {key: (entry[0], *(adjusted[i] for i in entry[1:])) for key, entry in tests.items()}
 
 
-def _row_verdict(verdicts):
-    if all(v == "holds in SGD" for v in verdicts):
-        return "holds in SGD"
-    return "fails in SGD" if "fails in SGD" in verdicts else "undecided"
-
-
 def findings(data):
     tests = _tests(data)
     common = (f"{data['runs']} runs; every regime of a run starts from the same initial network on "
@@ -169,7 +163,7 @@ def findings(data):
             id_, f"Diabetes, {LABELS[name]}: its effect on the training and test risk, against the "
                  f"unregularised runs, is {what} over input scales 0.1-10 (the paper's prediction, "
                  "C2/C5)",
-            f"{common}. " + "; ".join(parts), criterion, _row_verdict(verdicts)))
+            f"{common}. " + "; ".join(parts), criterion, statistics.combined_verdict(verdicts)))
     return out
 
 

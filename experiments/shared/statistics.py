@@ -199,6 +199,15 @@ def no_effect_verdict(test: EquivalenceTest, p_adjusted_equivalent: float,
     return "undecided"
 
 
+def combined_verdict(verdicts) -> str:
+    """One row judged by several tests (measures or data sets): "holds in SGD" when every test
+    does, "fails in SGD" when any is significant the other way, else "undecided"."""
+    verdicts = list(verdicts)
+    if all(v == "holds in SGD" for v in verdicts):
+        return "holds in SGD"
+    return "fails in SGD" if "fails in SGD" in verdicts else "undecided"
+
+
 def describe_sign_test(test: SignTest, p_adjusted: float, what: str = "d") -> str:
     """The row's statistics in words: counts, p-values, the interval and the detectable effect (of
     the nonzero differences, the ones the sign test uses)."""

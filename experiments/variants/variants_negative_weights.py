@@ -164,12 +164,13 @@ def _proofs(variant, X, Y):
 
 def _check_against_proofs(label, runs, proof):
     """Stop if a run went below a proven minimum: the engine or the proof would be wrong."""
-    floors = {kind: (proof or {}).get(key) for kind, key in (
-        ("nonnegative", "nonnegative_minimum"), ("nonnegative", "nonnegative_bound"))
-        if (proof or {}).get(key) is not None}
-    if proof is not None and "free_minimum" in proof:
-        floors["free"] = floors["free_from_nonnegative"] = proof["free_minimum"]
+    proof = proof or {}
+    floors = {"nonnegative": proof.get("nonnegative_minimum", proof.get("nonnegative_bound")),
+              "free": proof.get("free_minimum"),
+              "free_from_nonnegative": proof.get("free_minimum")}
     for kind, floor in floors.items():
+        if floor is None:
+            continue
         lowest = float(np.min(runs[kind]["criterion"]))
         if lowest < floor - TOLERANCE:
             raise RuntimeError(f"{label}: a {kind} run reached J_D {lowest!r}, below the proven "

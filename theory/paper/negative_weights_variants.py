@@ -54,21 +54,31 @@ def _network(W1, b1, w, b):
             (np.asarray(w, np.float64).reshape(1, -1), np.asarray([b], np.float64)))
 
 
+def _averaging_criterion(n, lam):
+    """J_D of :func:`_averaging_network` when each unit's contribution has relative variance lam:
+    lam / (2 (n + 2 lam)) (the bound of the module docstring, with lam for q/p)."""
+    return lam / (2 * (n + 2 * lam))
+
+
+def _averaging_network(n, lam):
+    """Every unit computes (x1 + x2)/2 (mean 1 on x = 1^2, 0 on x = 0), output weights
+    1/(n + 2 lam), output bias lam/(n + 2 lam): non-negative, J_D = _averaging_criterion(n, lam)."""
+    return _network(np.full((n, 2), 0.5), np.zeros(n), np.full(n, 1 / (n + 2 * lam)),
+                    lam / (n + 2 * lam))
+
+
 def hidden_only_minimum(n: int, keep_prob: float = 0.5) -> float:
     """min of J_D on P_(1,1), K = 2, d = 2, over every network, inputs kept and hidden units dropped
     (PyTorch's placement): q / (2 (p n + 2 q))."""
     _check(n, keep_prob)
-    p = keep_prob
-    return (1 - p) / (2 * (p * n + 2 * (1 - p)))
+    return _averaging_criterion(n, (1 - keep_prob) / keep_prob)
 
 
 def hidden_only_minimiser(n: int, keep_prob: float = 0.5):
     """A non-negative network attaining :func:`hidden_only_minimum`: every unit computes
     (x1 + x2)/2, output weights 1/(n + 2 lambda), output bias lambda/(n + 2 lambda)."""
     _check(n, keep_prob)
-    lam = (1 - keep_prob) / keep_prob
-    return _network(np.full((n, 2), 0.5), np.zeros(n), np.full(n, 1 / (n + 2 * lam)),
-                    lam / (n + 2 * lam))
+    return _averaging_network(n, (1 - keep_prob) / keep_prob)
 
 
 def _group_mu(n, keep_prob, group_size):
@@ -113,21 +123,22 @@ def group_dropout_nonnegative_minimiser(n: int, keep_prob: float = 0.5, group_si
                     (1 - p + mu) / (2 - p + 2 * mu))
 
 
+def _dropconnect_lambda(keep_prob):
+    """The relative variance of one averaging unit's contribution w m_out (m_1 x_1 + m_2 x_2)/(2 p^2)
+    under DropConnect: (1 + p) / (2 p^2) - 1."""
+    return (1 + keep_prob) / (2 * keep_prob ** 2) - 1
+
+
 def dropconnect_averaging_criterion(n: int, keep_prob: float = 0.5) -> float:
     """Exact J_D of :func:`dropconnect_averaging_network` under DropConnect on every weight:
-    lambda' / (2 (n + 2 lambda')), lambda' = (1 + p) / (2 p^2) - 1 the relative variance of one
-    unit's contribution w m_out (m_1 x_1 + m_2 x_2) / (2 p^2) (the PyTorch-placement argument with
-    lambda' for lambda). A construction, not a proven minimum."""
+    lambda' / (2 (n + 2 lambda')), lambda' = (1 + p) / (2 p^2) - 1 (the PyTorch-placement argument
+    with lambda' for lambda). A construction, not a proven minimum."""
     _check(n, keep_prob)
-    lam = (1 + keep_prob) / (2 * keep_prob ** 2) - 1
-    return lam / (2 * (n + 2 * lam))
+    return _averaging_criterion(n, _dropconnect_lambda(keep_prob))
 
 
 def dropconnect_averaging_network(n: int, keep_prob: float = 0.5):
-    """A non-negative network for DropConnect on P_(1,1): every unit averages the two inputs (mean
-    1 on x = 1^2 under DropConnect, 0 on x = 0), output weights 1/(n + 2 lambda'), output bias
-    lambda'/(n + 2 lambda')."""
+    """A non-negative network for DropConnect on P_(1,1): every unit averages the two inputs, output
+    weights 1/(n + 2 lambda'), output bias lambda'/(n + 2 lambda')."""
     _check(n, keep_prob)
-    lam = (1 + keep_prob) / (2 * keep_prob ** 2) - 1
-    return _network(np.full((n, 2), 0.5), np.zeros(n), np.full(n, 1 / (n + 2 * lam)),
-                    lam / (n + 2 * lam))
+    return _averaging_network(n, _dropconnect_lambda(keep_prob))
