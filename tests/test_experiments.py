@@ -92,8 +92,12 @@ def test_committed_figures_have_the_keys_readers_rely_on():
     depth = json.loads((FIGURES / "depth_penalty.json").read_text())
     head, growth = depth["headline"], depth["sgd_growth"]
     assert len(head["depths"]) == len(head["dropout_penalty"]) == len(head["l2_penalty"])
-    assert len(growth["depths"]) == len(growth["dropout_penalty"]) == len(growth["l2_penalty"]) \
-        == len(growth["closed_form"])
+    assert len(growth["depths"]) == len(growth["closed_form"]) == len(growth["min_norm_l2"])
+    for arm in growth["arms"]:
+        assert len(growth["fitted"][arm]) == len(growth["dropout_penalty_runs"][arm]) \
+            == len(growth["l2_penalty_runs"][arm]) == len(growth["depths"])
+        assert [len(p) for p in growth["dropout_penalty_runs"][arm]] == \
+            [sum(f) for f in growth["fitted"][arm]]            # a penalty for every fitted run
 
 
 def test_report_has_a_row_for_every_claim_and_finding(tmp_path):

@@ -108,3 +108,25 @@ def test_combined_verdict_needs_every_test_to_hold_and_any_to_fail():
     assert rule.combined_verdict(["holds in SGD", "undecided"]) == "undecided"
     assert rule.combined_verdict(["holds in SGD", "fails in SGD"]) == "fails in SGD"
     assert rule.combined_verdict(["undecided", "undecided"]) == "undecided"
+
+
+def test_growth_test_is_least_squares_against_scipy_and_separates_geometric_from_power_law():
+    """The straight line's slope and its interval are scipy.stats.linregress's; the curvature of a
+    geometric law is equivalent to 0 within the margin, that of a power law (d^2) is negative."""
+    rng = np.random.default_rng(7)
+    d = np.repeat(np.arange(1, 9), 12).astype(float)
+    geometric = 1.6 ** d * np.exp(rng.normal(0, 0.05, d.size))
+    test = rule.growth_test(d, geometric, margin=0.01)
+    line = stats.linregress(d, np.log(geometric))
+    half = stats.t.ppf(0.975, d.size - 2) * line.stderr
+    assert (test.slope, test.slope_low, test.slope_high) == pytest.approx(
+        (line.slope, line.slope - half, line.slope + half), rel=1e-10)
+    assert test.p_geometric < 0.05 and test.p_slower > 0.05
+    assert -0.01 < test.curvature_low and test.curvature_high < 0.01     # TOST = 90% interval
+    power = d ** 2 * np.exp(rng.normal(0, 0.05, d.size))
+    slow = rule.growth_test(d, power, margin=0.01)
+    assert slow.p_concave < 1e-6 and slow.p_slower < 1e-6 and slow.p_geometric > 0.5
+    with pytest.raises(ValueError, match="values > 0"):
+        rule.growth_test(d, -geometric, margin=0.01)
+    with pytest.raises(ValueError, match="margin"):
+        rule.growth_test(d, geometric, margin=0.0)

@@ -149,6 +149,59 @@ def equivalence_test(differences, margin: float, alpha: float = ALPHA) -> Equiva
                            mean - half, mean + half)
 
 
+class GrowthTest(NamedTuple):
+    """Is log(value) linear in x (geometric growth) or concave (slower, like a power of x)?"""
+
+    points: int
+    slope: float            # of the straight-line least-squares fit of log(value) on x
+    slope_low: float        # its 1 - alpha interval
+    slope_high: float
+    curvature: float        # gamma of the fit log(value) = a + b x + gamma x^2
+    curvature_low: float    # its 1 - 2 alpha interval (the TOST interval)
+    curvature_high: float
+    margin: float
+    p_geometric: float      # TOST of |gamma| < margin: geometric within the margin when < alpha
+    p_slower: float         # one-sided p-value for gamma < -margin (slower than geometric)
+    p_concave: float        # one-sided p-value for gamma < 0
+
+
+def growth_test(x, values, margin: float, alpha: float = ALPHA) -> GrowthTest:
+    """Least-squares t-tests on log(values) against x (one point per run): the straight line's slope
+    (growth at all) and the curvature gamma of a quadratic fit. Geometric growth, value ~ c r^x, has
+    gamma = 0; a power of x, value ~ c x^k, has log(value) = log c + k log x, concave (gamma < 0).
+    Equivalence of gamma to 0 within +-``margin`` (fixed before the runs) is tested by two one-sided
+    t-tests, as :func:`equivalence_test` does for a mean. The t-tests assume independent, normal
+    residuals of log(value) around the fit (the runs are independent; the normality is an
+    assumption, stated where the test is used)."""
+    x, v = np.asarray(x, np.float64).ravel(), np.asarray(values, np.float64).ravel()
+    if x.shape != v.shape or x.size < 4 or not np.all(np.isfinite(x)) \
+            or not np.all(np.isfinite(v) & (v > 0)):
+        raise ValueError("x and values must be equal-length arrays of at least 4 finite numbers, "
+                         "the values > 0")
+    if not (np.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a finite number > 0, fixed before the runs, got {margin!r}")
+    y = np.log(v)
+
+    def fit(columns):
+        A = np.column_stack(columns)
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        dof = y.size - A.shape[1]
+        sigma2 = float(np.sum(np.square(y - A @ coef)) / dof)
+        return coef, np.sqrt(np.diag(sigma2 * np.linalg.inv(A.T @ A))), dof
+
+    (_, slope), (_, slope_se), dof = fit([np.ones_like(x), x])
+    (_, _, gamma), (_, _, gamma_se), dof2 = fit([np.ones_like(x), x, x * x])
+    t1, t2 = stats.t(df=dof), stats.t(df=dof2)
+    half_slope = float(t1.ppf(1 - alpha / 2)) * slope_se
+    half_gamma = float(t2.ppf(1 - alpha)) * gamma_se
+    p_above_lower = float(t2.sf((gamma + margin) / gamma_se))
+    p_below_upper = float(t2.cdf((gamma - margin) / gamma_se))
+    return GrowthTest(x.size, float(slope), float(slope - half_slope), float(slope + half_slope),
+                      float(gamma), float(gamma - half_gamma), float(gamma + half_gamma), margin,
+                      max(p_above_lower, p_below_upper), float(t2.cdf((gamma + margin) / gamma_se)),
+                      float(t2.cdf(gamma / gamma_se)))
+
+
 def holm(p_values) -> np.ndarray:
     """Holm-adjusted p-values (module doc), in the order given: reject where adjusted < alpha."""
     p = np.asarray(p_values, dtype=np.float64)

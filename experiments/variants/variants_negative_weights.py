@@ -34,10 +34,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import theory
 from experiments.common import COLORS, as_stored
+from experiments.shared.exact_descent import adam_descent
 from experiments.shared.variants import VARIANTS, cell
 from sgd.initialisation import torch_default_init
 from theory.paper.distributions import p11
@@ -66,25 +66,9 @@ PROOF_MARKS = (("nonnegative_minimum", "k", "-", "proven minimum over non-negati
 TOLERANCE = 1e-9      # a run this far below a proven minimum contradicts the proof
 
 
-def _adam(criterion, steps):
-    """A jitted (params, nonnegative, step_size) -> params for a batch of networks: Adam on
-    ``criterion``, the weights of the runs where ``nonnegative`` projected onto >= 0 after every
-    step, the step size halved every steps/4 steps (an argument, so both stages share one
-    program)."""
-    def run(params, nonnegative, step_size):
-        optimiser = optax.adam(lambda count: step_size * 0.5 ** (count // max(steps // 4, 1)))
-
-        def step(carry, _):
-            params, state = carry
-            updates, state = optimiser.update(jax.grad(criterion)(params), state, params)
-            params = optax.apply_updates(params, updates)
-            params = tuple((jnp.where(nonnegative, jnp.maximum(W, 0.0), W), b) for W, b in params)
-            return (params, state), None
-
-        (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), None, steps)
-        return params
-
-    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)))
+def _project_nonnegative(params, nonnegative):
+    """The weights of a run whose flag ``nonnegative`` is set, projected onto >= 0."""
+    return tuple((jnp.where(nonnegative, jnp.maximum(W, 0.0), W), b) for W, b in params)
 
 
 def _optimise(variant, starts, steps, seed):
@@ -95,14 +79,15 @@ def _optimise(variant, starts, steps, seed):
     X, Y = p11(K)
     args = variant.engine_args([K] + [WIDTH] * (DEPTH - 1), KEEP)
 
-    def criterion(params):
+    def criterion(params, _=None):
         return theory.dropout_criterion(params, X, Y, **args)
 
     init = jax.vmap(lambda key: torch_default_init(key, K, WIDTH, DEPTH))(
         jax.random.split(jax.random.key(seed), starts))
     absolute = jax.tree_util.tree_map(jnp.abs, init)
     both = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), init, absolute)
-    adam, evaluate = _adam(criterion, steps), jax.jit(jax.vmap(criterion))
+    adam = adam_descent(criterion, steps, _project_nonnegative)
+    evaluate = jax.jit(jax.vmap(criterion))
     first = adam(both, jnp.repeat(jnp.arange(2) == 1, starts), 0.03)
     second = adam(first, jnp.zeros(2 * starts, bool), 0.003)
     ends = {"nonnegative": (first, evaluate(first)), "free": (second, evaluate(second))}

@@ -1,0 +1,35 @@
+"""Adam on an exact criterion, for a batch of starts at once (shared by the studies that optimise
+the exact J_D rather than train by SGD: the (e) column's minima, the keep probability learned
+jointly with the weights).
+
+The exact criteria of :mod:`theory` are differentiable in the weights and in the keep probability,
+so a deterministic optimiser can minimise them directly: no sampling noise, and the value where it
+stops is the exact criterion of the network it returns.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+
+
+def adam_descent(criterion, steps: int, project=None):
+    """A jitted ``(state, data, step_size) -> state`` for a batch of runs (a leading run axis on
+    every leaf of ``state`` and ``data``): ``steps`` steps of Adam (optax) on
+    ``criterion(state, data)``, the step size halved every steps/4 steps, and
+    ``project(state, data)`` applied after every step (None: no projection). ``step_size`` is an
+    argument, so calls with different step sizes share one compiled program."""
+    def run(state, data, step_size):
+        optimiser = optax.adam(lambda count: step_size * 0.5 ** (count // max(steps // 4, 1)))
+
+        def step(carry, _):
+            state, opt_state = carry
+            updates, opt_state = optimiser.update(jax.grad(criterion)(state, data), opt_state,
+                                                  state)
+            state = optax.apply_updates(state, updates)
+            return ((state if project is None else project(state, data)), opt_state), None
+
+        (state, _), _ = jax.lax.scan(step, (state, optimiser.init(state)), None, steps)
+        return state
+
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)))
