@@ -88,13 +88,13 @@ UNDERFIT_SCHEDULES = ("early", "none", "constant")
 UNDERFIT_GAP = 0.1            # underfits: median test loss within 10% of median training loss
 
 
-def schedule_keeps(steps: int) -> dict:
-    """The keep probability at every step for each schedule (target p = KEEP)."""
+def schedule_keeps(steps: int, keep: float = KEEP) -> dict:
+    """The keep probability at every step for each schedule (target p = ``keep``)."""
     t = jnp.arange(steps)
-    return {"constant": keep_schedule(jnp.full(steps, KEEP), steps),
-            "curriculum": keep_schedule((1 - KEEP) * jnp.exp(-CURRICULUM_RATE * t / steps) + KEEP,
+    return {"constant": keep_schedule(jnp.full(steps, keep), steps),
+            "curriculum": keep_schedule((1 - keep) * jnp.exp(-CURRICULUM_RATE * t / steps) + keep,
                                         steps),
-            "early": keep_schedule(jnp.where(t < EARLY_FRACTION * steps, KEEP, 1.0), steps),
+            "early": keep_schedule(jnp.where(t < EARLY_FRACTION * steps, keep, 1.0), steps),
             "none": keep_schedule(jnp.ones(steps), steps)}
 
 
@@ -139,9 +139,10 @@ def usable_data_seeds(count):
     return used, skipped
 
 
-def _inits(depth, seeds):
-    """The seeds' Torch-default initial networks at one depth (shared by the four schedules)."""
-    return [torch_default_init(jax.random.fold_in(jax.random.key(1010 + depth), s), K, WIDTH, depth)
+def _inits(depth, seeds, key=1010):
+    """The seeds' Torch-default initial networks at one depth from key ``key`` + depth (shared by
+    the schedules of a seed)."""
+    return [torch_default_init(jax.random.fold_in(jax.random.key(key + depth), s), K, WIDTH, depth)
             for s in range(seeds)]
 
 
@@ -206,19 +207,17 @@ def _stationarity(state, data):
 def joint_rate(starts, X, Y):
     """B40-B41: Adam on the exact J_D over the weights and the keep probability together (JOINT),
     from ``starts`` (networks with a run axis; X, Y with the same axis). Returns every run's final
-    keep, J_D and the J_D of its final weights at keep 1 (R), and, for the runs that end below
-    REACHES_ONE, the gradient norm and the Hessian's smallest eigenvalue there."""
+    keep and J_D, and, for the runs that end below REACHES_ONE, the gradient norm and the Hessian's
+    smallest eigenvalue there."""
     runs = X.shape[0]
     descend = adam_descent(_joint_criterion, JOINT["steps"], _clip_keep)
     params, keep = descend((starts, jnp.full(runs, JOINT["start"])), (X, Y), JOINT["step_size"])
     value = jax.jit(jax.vmap(_joint_criterion))((params, keep), (X, Y))
-    risk = jax.jit(jax.vmap(_mse))(params, X, Y)
     keep = np.asarray(keep)
     below = [int(i) for i in np.flatnonzero(keep < REACHES_ONE)]
     stationarity = [_stationarity((jax.tree_util.tree_map(lambda a: a[i], params), keep[i]),
                                   (X[i], Y[i])) for i in below]
-    return {"keep": keep, "criterion": np.asarray(value), "risk": np.asarray(risk),
-            "below": below, "gradient_norm": [g for g, _ in stationarity],
+    return {"keep": keep, "criterion": np.asarray(value), "below": below, "gradient_norm": [g for g, _ in stationarity],
             "min_curvature": [c for _, c in stationarity]}
 
 
@@ -234,18 +233,14 @@ def underfit_training(depth, seeds, schedule, progress):
     the underfitting task, paired by seed (one initial network and one data set per seed); final
     training and test loss (seeds, schedules)."""
     steps = schedule.steps
-    t = jnp.arange(steps)
-    keep = UNDERFIT["keep"]
-    keeps = {"early": jnp.where(t < EARLY_FRACTION * steps, keep, 1.0), "none": jnp.ones(steps),
-             "constant": jnp.full(steps, keep)}
+    keeps = schedule_keeps(steps, UNDERFIT["keep"])
     grid = list(itertools.product(range(seeds), UNDERFIT_SCHEDULES))
-    inits = [torch_default_init(jax.random.fold_in(jax.random.key(1110 + depth), s), K, WIDTH,
-                                depth) for s in range(seeds)]
+    inits = _inits(depth, seeds, key=1110)
     data = [_underfit_data(jax.random.fold_in(jax.random.key(2110), s), UNDERFIT["examples"])
             for s in range(seeds)]
     X = jnp.stack([data[s][0] for s, _ in grid])
     Y = jnp.stack([data[s][1] for s, _ in grid])
-    regime = stack_runs([Regime(keep_by_step=keep_schedule(keeps[name], steps)) for _, name in grid])
+    regime = stack_runs([Regime(keep_by_step=keeps[name]) for _, name in grid])
     progress(f"depth {depth}, underfitting task: training {len(grid)} networks ({seeds} seeds x "
              f"{len(UNDERFIT_SCHEDULES)} schedules) x {steps} SGD steps on {UNDERFIT['examples']} "
              "examples")

@@ -251,9 +251,7 @@ def _growth_tests(growth, arm):
     penalty against d (experiments.shared.statistics.growth_test)."""
     depths = np.concatenate([[d] * len(v) for d, v in
                              zip(growth["depths"], growth["dropout_penalty_runs"][arm])])
-    scale = np.concatenate([[4.0 ** d] * len(v) for d, v in
-                            zip(growth["depths"], growth["dropout_penalty_runs"][arm])])
-    P = np.concatenate(growth["dropout_penalty_runs"][arm]) / scale
+    P = np.concatenate(growth["dropout_penalty_runs"][arm]) / 4.0 ** depths       # y^2 = 4^d
     l2 = np.concatenate([np.asarray(v)[np.asarray(f)] for v, f in
                          zip(growth["l2_penalty_runs"][arm], growth["fitted"][arm])])
     margin = GROWTH["curvature_margin"]

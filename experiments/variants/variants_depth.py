@@ -63,7 +63,7 @@ def _penalty(variant, d, y, samples, seed):
 
 
 def compute(*, quick: bool, progress):
-    depths = list(range(1, 6 if quick else 11))
+    depths = list(range(1, 2 + 2 * GROWTH_DEPTHS if quick else 11))   # two factor windows
     samples = 2 ** 14 if quick else 2 ** 20
     rows = []
     for i, variant in enumerate(VARIANTS):
@@ -91,6 +91,9 @@ def growth(data, row, end=None):
     P, se = np.asarray(row["penalty"]) / scale, np.asarray(row["standard_error"]) / scale
     hi = len(depths) - 1 if end is None else end
     lo = hi - GROWTH_DEPTHS
+    if lo < 0:
+        raise ValueError(f"the factor over {GROWTH_DEPTHS} layers ending at depth index {hi} needs "
+                         f"depths before it; the study has {len(depths)} depths")
     factor = ((1 + P[hi]) / (1 + P[lo])) ** (1 / GROWTH_DEPTHS)
     log_se = np.hypot(se[hi] / (1 + P[hi]), se[lo] / (1 + P[lo])) / GROWTH_DEPTHS
     return float(factor), float(factor * log_se)
