@@ -26,11 +26,11 @@ SOURCES := $(shell find theory sgd experiments -name '*.py' 2>/dev/null)
 ifeq ($(filter test test-all bench clean distclean,$(MAKECMDGOALS)),)
 -include $(DEPS)
 endif
-# The longest experiments first (cold, on this 2-core machine, 2026-12-01: 232, 128, 118, 96, about
-# 90, 69, 68 and 46 s of computing), so that the jobs, one per core, finish together instead of one
-# core running a long one alone at the end; the rest in the registry's order.
-LONGEST := fig2_input_scale real_depth depth_penalty real_label_noise variants_negative_weights \
-           practitioner_claims negative_weights variants_depth
+# The longest experiments first (cold, on a fresh clone on this 2-core machine, 2026-12-01: 395,
+# 267, 153, 149, 120, 85, 79 and 68 s of computing), so that the jobs, one per core, finish together
+# instead of one core running a long one alone at the end; the rest in the registry's order.
+LONGEST := practitioner_claims fig2_input_scale depth_penalty real_depth real_label_noise \
+           negative_weights variants_negative_weights variants_depth
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
