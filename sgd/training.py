@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgd import distributed, kernel
+from theory.compile_options import LONG_RUNNING
 from theory.network import widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
@@ -234,7 +235,8 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "fields", "loss"))
+_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "fields", "loss"),
+                        compiler_options=LONG_RUNNING)
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",

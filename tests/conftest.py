@@ -14,10 +14,11 @@ from pathlib import Path
 # only; every comparison here is exact to a stated tolerance or between two runs of one program.
 # `make test` runs one pytest worker per core, so a worker compiles and runs on one thread (no
 # parallel code generation, no Eigen thread pool): two workers then do not fight over two cores.
-# Set before JAX creates its CPU backend.
+# Set before JAX creates its CPU backend (and before theory.compile_options is imported).
 XLA_TEST_FLAGS = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
                   "--xla_cpu_parallel_codegen_split_count=1 --xla_cpu_multi_thread_eigen=false")
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAGS}".strip()
+os.environ["DROPOUT_COMPILE_LONG_RUNNING"] = "fast"    # ...for the long-running programs too
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -5,7 +5,8 @@ moments of :func:`theory.exact.delta_moments` are vmapped over those axes, so ev
 is exact (no sampling), with uniform example weights. The dropout variant (``keep_prob``, ``noise``,
 ``groups``, as in :func:`theory.dropout_criterion`) and the ``loss`` (:mod:`theory.losses`; the
 non-square losses enumerate every pattern, :func:`theory.exact.expected_losses`) are shared by all
-runs.
+runs. These programs judge many networks at once and run long, so they are compiled with XLA's
+full optimisation (:mod:`theory.compile_options`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from theory.compile_options import LONG_RUNNING
 from theory.exact import delta_moments, expected_losses, penalty_from_moments
 from theory.losses import check_labels, check_loss
 from theory.network import losses_without_noise, sum_squared_weights, widths
@@ -38,7 +40,7 @@ def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
     return risk, risk + jnp.mean(penalties)
 
 
-@partial(jax.jit, static_argnames=("noise", "loss"))
+@partial(jax.jit, static_argnames=("noise", "loss"), compiler_options=LONG_RUNNING)
 def _penalties_over_runs(params, X, Y, noise, loss):
     return jax.vmap(lambda *args: _losses_and_penalties(*args, noise=noise, loss=loss)[1])(
         params, X, Y)
@@ -58,12 +60,12 @@ def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
     return as_noise(widths(one), keep_prob, noise, groups)
 
 
-@partial(jax.jit, static_argnames=("noise", "loss"))
+@partial(jax.jit, static_argnames=("noise", "loss"), compiler_options=LONG_RUNNING)
 def _over_runs(params, X, Y, noise, loss="square"):
     return jax.vmap(partial(_criteria, noise=noise, loss=loss))(params, X, Y)
 
 
-@partial(jax.jit, static_argnames=("noise",))
+@partial(jax.jit, static_argnames=("noise",), compiler_options=LONG_RUNNING)
 def _over_checkpoints(checkpoints, X, Y, noise):
     per_run = jax.vmap(partial(_criteria, noise=noise), in_axes=(0, None, None))
     return jax.vmap(per_run)(checkpoints, X, Y)
@@ -82,7 +84,7 @@ def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", group
     return _over_checkpoints(checkpoints, X, Y, _noise(checkpoints, keep_prob, noise, groups, 2))
 
 
-@partial(jax.jit, static_argnames=("noise",))
+@partial(jax.jit, static_argnames=("noise",), compiler_options=LONG_RUNNING)
 def _gaps_over_runs(params, X, noise):
     def one_run(run_params, run_X):
         *hidden, (W_out, b_out) = run_params
@@ -105,7 +107,7 @@ def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
     return _gaps_over_runs(params, X, as_noise(widths(single), keep_prob, noise, groups))
 
 
-@partial(jax.jit, static_argnames=("loss",))
+@partial(jax.jit, static_argnames=("loss",), compiler_options=LONG_RUNNING)
 def _risks_over_runs(params, X, Y, loss):
     return jax.vmap(lambda p, x, y: jnp.mean(losses_without_noise(p, x, check_labels(loss, y, 0),
                                                                    loss)))(params, X, Y)

@@ -47,13 +47,13 @@ Everything is pure JAX in the parameters, inputs and keep probabilities (``jax.g
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theory.compile_options import LONG_RUNNING
 from theory.gaussian_relu import relu_mean, relu_product_mean, relu_second_moment
 from theory.losses import pointwise_loss
 from theory.network import network_output, widths
@@ -418,7 +418,23 @@ def _zeros(X):
     return (jnp.zeros(X.shape[0], X.dtype),) * 2
 
 
-@partial(jax.jit, static_argnames=("plan",))
+LONG_ENUMERATION = 2 ** 22
+"""Patterns (or Gaussian unit pairs) x examples from which an enumeration runs long enough (tens of
+milliseconds and more) to be compiled with XLA's full optimisation (:mod:`theory.compile_options`)
+when it is called on its own; inside another program the outer program's options apply."""
+
+
+def _compiled(function, static_argnames):
+    """``function`` jitted twice: for short enumerations and, with :data:`theory.compile_options.
+    LONG_RUNNING`, for long ones; ``pick(work)`` returns the one for ``work`` patterns x examples."""
+    short = jax.jit(function, static_argnames=static_argnames)
+    long = jax.jit(function, static_argnames=static_argnames, compiler_options=LONG_RUNNING)
+
+    def pick(work: int):
+        return long if work >= LONG_ENUMERATION else short
+    return pick
+
+
 def _enumerate(params, X, keep, *, plan: Plan):
     f = network_output(params, X)
     if plan.split_bits:
@@ -499,6 +515,9 @@ def _split_moments(plan: Plan, params, X, keep, f):
     return _chunked(plan, chunk_moments, _zeros(X))
 
 
+_enumerate_compiled = _compiled(_enumerate, ("plan",))
+
+
 def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
                   split_route: bool = True):
     """Per-example W(x), E_R[delta] and E_R[delta^2], delta = D(W, x, R) - W(x), exactly.
@@ -510,7 +529,9 @@ def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
     :func:`make_plan`.
     """
     plan = make_plan(params, noise, X.shape[0], max_patterns, split_route=split_route)
-    return _enumerate(params, X, noise.keep_array(X.dtype), plan=plan)
+    pairs = params[-2][0].shape[0] ** 2 if plan.tail == "gaussian" else 1
+    return _enumerate_compiled(plan.count * pairs * X.shape[0])(
+        params, X, noise.keep_array(X.dtype), plan=plan)
 
 
 def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
@@ -530,7 +551,6 @@ def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = 
                 tail_chunk=1, example_block=1)
 
 
-@partial(jax.jit, static_argnames=("plan", "loss"))
 def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
     unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
 
@@ -545,11 +565,14 @@ def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
     return _chunked(plan, chunk_losses, (jnp.zeros(X.shape[0], X.dtype),))[0]
 
 
+_enumerate_losses_compiled = _compiled(_enumerate_losses, ("plan", "loss"))
+
+
 def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int = MAX_PATTERNS):
     """Per-example E_R l(D(W, x, R), y) under a loss of :mod:`theory.losses`, exactly, by
     enumerating every pattern of every dropout layer (Eq. 1 of Helmbold & Long 2017 with l in place
     of the square loss). ``params``, ``X``, ``Y`` validated (labels as :func:`theory.losses.
     check_labels` returns them); pure JAX in params, X and the keep probabilities."""
     plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
-    return _enumerate_losses(params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan,
-                             loss=loss)
+    return _enumerate_losses_compiled(plan.count * X.shape[0])(
+        params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan, loss=loss)

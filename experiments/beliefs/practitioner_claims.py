@@ -37,6 +37,7 @@ set (the criterion SGD minimises).
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -109,19 +110,21 @@ def _random_gaps(depths, nets, progress):
     X = rng.uniform(-1, 1, (RANDOM["examples"], RANDOM["K"]))
     gaps = {str(keep): [] for keep in RANDOM["keeps"]}
     negative, min_variance = 0, np.inf
+    # one program per depth: every network (outer axis) at every keep (inner axis)
+    split = jax.jit(jax.vmap(jax.vmap(lambda params, y, keep: penalty_split(params, X, y,
+                                                                            keep_prob=keep),
+                                      in_axes=(None, None, 0)), in_axes=(0, 0, None)))
     for d in depths:
         progress(f"random networks at depth {d}: {nets} networks x {len(RANDOM['keeps'])} keeps")
         networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1) + [1])
                     for _ in range(nets)]
         Y = rng.normal(size=(nets, RANDOM["examples"]))
-        for keep in RANDOM["keeps"]:
-            row = []
-            for params, y in zip(networks, Y):
-                split = penalty_split(params, X, y, keep_prob=keep)
-                row.append(_relative_rms(split.gap, split.output))
-                negative += int(np.sum(split.penalty < 0))
-                min_variance = min(min_variance, float(split.variance.min()))
-            gaps[str(keep)].append(row)
+        parts = split(stack_runs(networks), Y, jnp.asarray(RANDOM["keeps"]))   # (nets, keeps, N)
+        for k, keep in enumerate(RANDOM["keeps"]):
+            gaps[str(keep)].append([_relative_rms(parts.gap[i, k], parts.output[i])
+                                    for i in range(nets)])
+        negative += int(np.sum(np.asarray(parts.penalty) < 0))
+        min_variance = min(min_variance, float(np.min(parts.variance)))
     return {"depths": depths, "nets": nets, "relative_gap": gaps,
             "negative_examples": negative, "min_variance": min_variance}
 
@@ -255,20 +258,25 @@ def underfit_training(depth, seeds, schedule, progress):
                 final, Xt, Yt)).reshape(shape)}
 
 
-def _placement(params, X, Y):
+def _placement(networks, X, Y):
     """Penalties with noise on the last hidden layer only, after and before the ReLU, at every
-    PLACEMENT_KEEPS value: {noise: {"after": [...], "before": [...]}} for one network."""
-    risk = float(np.mean(np.square(np.asarray(network_output(params, X)) - Y)))
+    PLACEMENT_KEEPS value, for each of ``networks`` (leaves with a run axis): a list of
+    {noise: {"after": [...], "before": [...]}}, one per network."""
+    def penalties(params, keep, noise):
+        risk = jnp.mean(jnp.square(network_output(params, X) - Y))
+        mean, var = theory.output_moments(params, X, keep_prob=(1.0, keep), noise=noise)
+        after = jnp.mean(jnp.square(mean - Y) + var) - risk
+        mean, var = before_relu_moments(params, X, keep_prob=keep, noise=noise)
+        return after, jnp.mean(jnp.square(mean - Y) + var) - risk
+
+    keeps = jnp.asarray(PLACEMENT_KEEPS)
     out = {}
     for noise in ("dropout", "gaussian"):
-        after, before = [], []
-        for keep in PLACEMENT_KEEPS:
-            mean, var = theory.output_moments(params, X, keep_prob=(1.0, keep), noise=noise)
-            after.append(float(np.mean(np.square(mean - Y) + var)) - risk)
-            mean, var = before_relu_moments(params, X, keep_prob=keep, noise=noise)
-            before.append(float(np.mean(np.square(mean - Y) + var)) - risk)
-        out[noise] = {"after": after, "before": before}
-    return out
+        grid = jax.jit(jax.vmap(jax.vmap(partial(penalties, noise=noise), in_axes=(None, 0)),
+                                in_axes=(0, None)))
+        out[noise] = [np.asarray(v).tolist() for v in grid(networks, keeps)]   # (runs, keeps)
+    return [{noise: {"after": after[i], "before": before[i]} for noise, (after, before)
+             in out.items()} for i in range(len(out["dropout"][0]))]
 
 
 def _variance_shift(params, X):
@@ -284,6 +292,11 @@ def _run(leaves, i):
     return tuple((np.asarray(W[i]), np.asarray(b[i])) for W, b in leaves)
 
 
+def _runs(leaves, name):
+    """The runs of schedule ``name`` (leaves with a run axis, seed-major as _train lays them)."""
+    return jax.tree_util.tree_map(lambda a: a[SCHEDULES.index(name)::len(SCHEDULES)], leaves)
+
+
 def _judge_depth(depth, checkpoints, X, Y, test, progress):
     """Everything exact about the trained networks of one depth."""
     runs = X.shape[0]
@@ -296,13 +309,11 @@ def _judge_depth(depth, checkpoints, X, Y, test, progress):
     test_loss = jax.jit(jax.vmap(jax.vmap(_mse, in_axes=(0, None, None)),
                                  in_axes=(0, None, None)))(checkpoints, Xt, Yt)
     final = final_checkpoint(checkpoints)
-    gap, plain_loss, ensemble_loss, min_variance = [], [], [], np.inf
-    for i in range(runs):
-        split = penalty_split(_run(final, i), Xt, Yt, keep_prob=KEEP)
-        gap.append(_relative_rms(split.gap, split.output))
-        plain_loss.append(float(np.mean(np.square(split.output - Yt))))
-        ensemble_loss.append(float(np.mean(np.square(split.output + split.gap - Yt))))
-        min_variance = min(min_variance, float(split.variance.min()))
+    split = jax.jit(jax.vmap(lambda params: penalty_split(params, Xt, Yt, keep_prob=KEEP)))(final)
+    gap = [_relative_rms(split.gap[i], split.output[i]) for i in range(runs)]
+    plain_loss = np.mean(np.square(np.asarray(split.output) - Yt), axis=1)
+    ensemble_loss = np.mean(np.square(np.asarray(split.output + split.gap) - Yt), axis=1)
+    min_variance = float(np.min(split.variance))
     progress(f"depth {depth}: J_D against the keep probability, its slope at p = 1")
     rate_grid, rate_slope = _learned_rate(final, X, Y)
     along = {"risk": risk, "criterion": j_d,
@@ -325,8 +336,7 @@ def _judge_depth(depth, checkpoints, X, Y, test, progress):
                               jnp.concatenate([Y[rows]] * 2))
     if depth == 2:
         progress("depth 2: noise before and after the ReLU, dropout and Gaussian")
-        out["placement"] = {name: [_placement(_run(final, i), Xt, Yt) for i in range(runs)
-                                   if SCHEDULES[i % len(SCHEDULES)] == name]
+        out["placement"] = {name: _placement(_runs(final, name), Xt, Yt)
                             for name in ("constant", "none")}
     if depth >= 3:
         progress(f"depth {depth}: train-mode and test-mode variance of every pre-activation")

@@ -12,13 +12,16 @@ from __future__ import annotations
 import jax
 import optax
 
+from theory.compile_options import LONG_RUNNING
+
 
 def adam_descent(criterion, steps: int, project=None):
     """A jitted ``(state, data, step_size) -> state`` for a batch of runs (a leading run axis on
     every leaf of ``state`` and ``data``): ``steps`` steps of Adam (optax) on
     ``criterion(state, data)``, the step size halved every steps/4 steps, and
     ``project(state, data)`` applied after every step (None: no projection). ``step_size`` is an
-    argument, so calls with different step sizes share one compiled program."""
+    argument, so calls with different step sizes share one compiled program; it runs long, so it is
+    compiled with XLA's full optimisation (:mod:`theory.compile_options`)."""
     def run(state, data, step_size):
         optimiser = optax.adam(lambda count: step_size * 0.5 ** (count // max(steps // 4, 1)))
 
@@ -32,4 +35,4 @@ def adam_descent(criterion, steps: int, project=None):
         (state, _), _ = jax.lax.scan(step, (state, optimiser.init(state)), None, steps)
         return state
 
-    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)))
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)), compiler_options=LONG_RUNNING)

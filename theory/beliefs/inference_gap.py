@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
+import jax.numpy as jnp
 
 from theory.criteria import deviation_moments
 from theory.exact import MAX_PATTERNS
@@ -29,13 +29,13 @@ from theory.exact import MAX_PATTERNS
 class PenaltySplit(NamedTuple):
     """Per example: W(x), the gap m(x) - W(x), the gap term (m - W)(m + W - 2y) and Var_R D."""
 
-    output: np.ndarray
-    gap: np.ndarray
-    gap_term: np.ndarray
-    variance: np.ndarray
+    output: jnp.ndarray
+    gap: jnp.ndarray
+    gap_term: jnp.ndarray
+    variance: jnp.ndarray
 
     @property
-    def penalty(self) -> np.ndarray:
+    def penalty(self) -> jnp.ndarray:
         """The exact per-example penalty E[delta^2] + 2 (W - y) E[delta] (C14)."""
         return self.gap_term + self.variance
 
@@ -45,10 +45,11 @@ def penalty_split(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None, 
     """The exact inference gap and the split of the penalty into gap and variance terms, per row of
     X with labels Y (shape (N,)). ``keep_prob``, ``noise``, ``groups``, ``method`` and
     ``max_patterns`` are those of :func:`theory.dropout_criterion`; the example-weighted sum of
-    ``.penalty`` is :func:`theory.dropout_penalty`."""
+    ``.penalty`` is :func:`theory.dropout_penalty`. Pure JAX: jax.jit and jax.vmap apply (over
+    networks, data or keep probabilities)."""
     f, e1, e2 = deviation_moments(params, X, keep_prob=keep_prob, noise=noise, groups=groups,
                                   method=method, max_patterns=max_patterns)
-    Y = np.asarray(Y, np.float64)
+    Y = jnp.asarray(Y, f.dtype)
     if Y.shape != f.shape:
         raise ValueError(f"Y must have shape {f.shape}, one label per row of X, got {Y.shape}")
     return PenaltySplit(f, e1, e1 * (2.0 * (f - Y) + e1), e2 - e1 * e1)

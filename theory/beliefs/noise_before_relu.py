@@ -19,7 +19,6 @@ Bernoulli noise E[h_j] = h_j and E[h_j^2] = h_j^2 / p, the after-ReLU values).
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
 from theory.gaussian_relu import relu_mean, relu_second_moment
 from theory.network import as_inputs, as_params
@@ -34,6 +33,8 @@ def before_relu_moments(params, X, *, keep_prob=0.5, noise="gaussian"):
 
     ``noise``: "dropout" (Bernoulli(p)/p) or "gaussian" (N(1, q/p)); ``keep_prob`` one number.
     The after-ReLU counterpart is :func:`theory.output_moments` with keep_prob (1, ..., 1, p).
+    Pure JAX in the parameters, X and ``keep_prob``: jax.jit and jax.vmap apply (a traced keep
+    outside (0, 1] gives NaN).
     """
     params = as_params(params)
     if len(params) < 2:
@@ -44,16 +45,15 @@ def before_relu_moments(params, X, *, keep_prob=0.5, noise="gaussian"):
     p = check_keep_prob(keep_prob)
     a = as_inputs(X, params[0][0].shape[1])
     for W, b in params[:-2]:
-        a = np.maximum(a @ W.T + b, 0.0)
+        a = jnp.maximum(a @ W.T + b, 0.0)
     W, b = params[-2]
     z = a @ W.T + b
     s = noise_variance(p)
     if noise == "gaussian":
-        sd = np.abs(z) * np.sqrt(s)
-        mean_h = np.asarray(relu_mean(jnp.asarray(z), jnp.asarray(sd)))
-        second_h = np.asarray(relu_second_moment(jnp.asarray(z), jnp.asarray(sd)))
+        mean_h = relu_mean(z, jnp.abs(z) * jnp.sqrt(s))
+        second_h = relu_second_moment(z, jnp.abs(z) * jnp.sqrt(s))
     else:
-        mean_h = np.maximum(z, 0.0)
-        second_h = np.square(mean_h) / p
+        mean_h = jnp.maximum(z, 0.0)
+        second_h = jnp.square(mean_h) / p
     w, b_out = params[-1]
-    return mean_h @ w[0] + b_out[0], (second_h - np.square(mean_h)) @ np.square(w[0])
+    return mean_h @ w[0] + b_out[0], (second_h - jnp.square(mean_h)) @ jnp.square(w[0])
