@@ -64,11 +64,14 @@ $(DEPS): $(SOURCES) | $(SETUP)
 	mkdir -p results
 	$(PY) -m experiments --deps > $@.tmp && mv $@.tmp $@
 
-# Compute stage: results/NAME.json; its prerequisites are in $(DEPS).
+# Compute stage: results/NAME.json; its prerequisites are in $(DEPS). The same process then draws
+# the figure from the result it wrote (one Python start-up fewer), so figures/NAME.png comes out
+# newer than the result and make skips the plot stage below.
 results/%.json: | $(SETUP)
-	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(XLA_FLAGS)" $(PY) -m experiments $* --stage compute
+	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
 
-# Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only.
+# Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only (when only the plotting
+# code changed, or an earlier run stopped between the result and its figure).
 figures/%.png: | $(SETUP)
 	$(PY) -m experiments $* --stage plot
 
