@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgd import distributed, kernel
-from theory.compile_options import LONG_RUNNING
+from theory.compile_options import long_running_jit
 from theory.network import widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
@@ -235,8 +235,8 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-_train_single = jax.jit(_train_device, static_argnames=("schedule", "noise", "fields", "loss"),
-                        compiler_options=LONG_RUNNING)
+_train_single = long_running_jit(_train_device,
+                                 static_argnames=("schedule", "noise", "fields", "loss"))
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",

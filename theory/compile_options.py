@@ -4,9 +4,11 @@ Most programs of the suite run for milliseconds and take a second or more to com
 compiles them at XLA's lowest backend optimisation level with XLA:CPU's older elementwise emitters
 (the Makefile's FAST_COMPILE; `make test` does the same, tests/conftest.py): about a third of the
 compile time, code that runs about half as fast. A few programs run for seconds to minutes: the SGD
-engine (:mod:`sgd.training`) and the optimisers of the exact criteria. They pass
-:data:`LONG_RUNNING` to ``jax.jit(..., compiler_options=...)`` and so get XLA's defaults back
-(measured on this 2-core machine: the Figure 2 engine runs 9x slower at the low level).
+engine (:mod:`sgd.training`), the exact evaluator over many networks (:mod:`theory.evaluation`) or
+over many patterns (:mod:`theory.exact`), Monte Carlo, and Adam on the exact criteria. They are
+built with :func:`long_running_jit` and so get XLA's defaults back (measured on this 2-core machine:
+the Figure 2 engine runs 9x slower at the low level). Under XLA's default flags the options change
+nothing (the engine's results are bitwise those of a plain ``jax.jit``).
 
 The tests keep the low level for these programs too (they run them briefly): with the environment
 variable ``DROPOUT_COMPILE_LONG_RUNNING=fast`` (set by tests/conftest.py before this module is
@@ -15,11 +17,36 @@ imported), :data:`LONG_RUNNING` is None and the process-wide flags apply.
 
 from __future__ import annotations
 
+import functools
 import os
+
+import jax
 
 FULL_OPTIMISATION = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}
 """XLA's own defaults for the two options FAST_COMPILE lowers (XLA's DebugOptions)."""
 
 LONG_RUNNING = None if os.environ.get("DROPOUT_COMPILE_LONG_RUNNING") == "fast" \
     else FULL_OPTIMISATION
-"""``compiler_options`` for ``jax.jit`` of a program that runs long (see the module doc)."""
+"""The ``compiler_options`` of the long-running programs (see the module doc)."""
+
+
+def long_running_jit(function=None, *, options=LONG_RUNNING, **jit_kwargs):
+    """``jax.jit(function, **jit_kwargs)`` compiled with ``options`` (default :data:`LONG_RUNNING`)
+    when called on its own. Called inside another traced program (an argument is a tracer: under
+    ``jax.jit``, ``jax.vmap`` or ``jax.grad``) it is the plain jit, whose body the outer program
+    takes in, with the outer program's options (JAX refuses options on a nested jit). Usable as a
+    decorator, with or without arguments."""
+    if function is None:
+        return functools.partial(long_running_jit, options=options, **jit_kwargs)
+    plain = jax.jit(function, **jit_kwargs)
+    if options is None:
+        return plain
+    optimised = jax.jit(function, compiler_options=options, **jit_kwargs)
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        nested = any(isinstance(leaf, jax.core.Tracer)
+                     for leaf in jax.tree_util.tree_leaves((args, kwargs)))
+        return (plain if nested else optimised)(*args, **kwargs)
+
+    return call

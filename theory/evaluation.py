@@ -16,7 +16,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from theory.compile_options import LONG_RUNNING
+from theory.compile_options import long_running_jit
 from theory.exact import delta_moments, expected_losses, penalty_from_moments
 from theory.losses import check_labels, check_loss
 from theory.network import losses_without_noise, sum_squared_weights, widths
@@ -40,7 +40,7 @@ def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
     return risk, risk + jnp.mean(penalties)
 
 
-@partial(jax.jit, static_argnames=("noise", "loss"), compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("noise", "loss"))
 def _penalties_over_runs(params, X, Y, noise, loss):
     return jax.vmap(lambda *args: _losses_and_penalties(*args, noise=noise, loss=loss)[1])(
         params, X, Y)
@@ -60,12 +60,12 @@ def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
     return as_noise(widths(one), keep_prob, noise, groups)
 
 
-@partial(jax.jit, static_argnames=("noise", "loss"), compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("noise", "loss"))
 def _over_runs(params, X, Y, noise, loss="square"):
     return jax.vmap(partial(_criteria, noise=noise, loss=loss))(params, X, Y)
 
 
-@partial(jax.jit, static_argnames=("noise",), compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("noise",))
 def _over_checkpoints(checkpoints, X, Y, noise):
     per_run = jax.vmap(partial(_criteria, noise=noise), in_axes=(0, None, None))
     return jax.vmap(per_run)(checkpoints, X, Y)
@@ -84,7 +84,7 @@ def exact_along_training(checkpoints, X, Y, keep_prob, *, noise="dropout", group
     return _over_checkpoints(checkpoints, X, Y, _noise(checkpoints, keep_prob, noise, groups, 2))
 
 
-@partial(jax.jit, static_argnames=("noise",), compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("noise",))
 def _gaps_over_runs(params, X, noise):
     def one_run(run_params, run_X):
         *hidden, (W_out, b_out) = run_params
@@ -107,7 +107,7 @@ def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
     return _gaps_over_runs(params, X, as_noise(widths(single), keep_prob, noise, groups))
 
 
-@partial(jax.jit, static_argnames=("loss",), compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("loss",))
 def _risks_over_runs(params, X, Y, loss):
     return jax.vmap(lambda p, x, y: jnp.mean(losses_without_noise(p, x, check_labels(loss, y, 0),
                                                                    loss)))(params, X, Y)

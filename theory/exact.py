@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.compile_options import LONG_RUNNING
+from theory.compile_options import long_running_jit
 from theory.gaussian_relu import relu_mean, relu_product_mean, relu_second_moment
 from theory.losses import pointwise_loss
 from theory.network import network_output, widths
@@ -425,10 +425,11 @@ when it is called on its own; inside another program the outer program's options
 
 
 def _compiled(function, static_argnames):
-    """``function`` jitted twice: for short enumerations and, with :data:`theory.compile_options.
-    LONG_RUNNING`, for long ones; ``pick(work)`` returns the one for ``work`` patterns x examples."""
+    """``function`` jitted twice: for short enumerations and, with :func:`theory.compile_options.
+    long_running_jit`, for long ones; ``pick(work)`` returns the one for ``work`` patterns x
+    examples."""
     short = jax.jit(function, static_argnames=static_argnames)
-    long = jax.jit(function, static_argnames=static_argnames, compiler_options=LONG_RUNNING)
+    long = long_running_jit(function, static_argnames=static_argnames)
 
     def pick(work: int):
         return long if work >= LONG_ENUMERATION else short

@@ -18,13 +18,11 @@ the exact evaluator beyond the noise definition and can check it.
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.compile_options import LONG_RUNNING
+from theory.compile_options import long_running_jit
 from theory.exact import CHUNK_ELEMENTS, output_layer_moments
 from theory.losses import check_labels, check_loss, pointwise_loss
 from theory.network import as_data, as_params, widths
@@ -46,8 +44,7 @@ def _check_key(key):
     raise TypeError("key must be a single jax.random key, e.g. jax.random.key(0)")
 
 
-@partial(jax.jit, static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer", "loss"),
-         compiler_options=LONG_RUNNING)
+@long_running_jit(static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer", "loss"))
 def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num_chunks,
                    analytic_last_layer, loss):
     d = len(params)

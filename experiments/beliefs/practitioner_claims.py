@@ -52,6 +52,7 @@ from experiments.shared.parity_protocol import parity_data
 from sgd.initialisation import torch_default_init
 from sgd.training import Regime, Schedule, final_checkpoint, keep_schedule, stack_runs, train
 from theory.beliefs.inference_gap import penalty_split
+from theory.compile_options import long_running_jit
 from theory.beliefs.noise_before_relu import before_relu_moments
 from theory.beliefs.variance_shift import one_layer_train_variance, preactivation_variances
 from theory.evaluation import exact_along_training
@@ -173,8 +174,8 @@ def _learned_rate(params, X, Y):
     def criterion(one, x, y, p):
         return theory.dropout_criterion(one, x, y, keep_prob=p)
 
-    grid = jax.jit(jax.vmap(jax.vmap(criterion, in_axes=(None, None, None, 0)),
-                            in_axes=(0, 0, 0, None)))(params, X, Y, jnp.asarray(RATE_GRID))
+    grid = long_running_jit(jax.vmap(jax.vmap(criterion, in_axes=(None, None, None, 0)),
+                                     in_axes=(0, 0, 0, None)))(params, X, Y, jnp.asarray(RATE_GRID))
     slope = jax.jit(jax.vmap(jax.grad(criterion, argnums=3), in_axes=(0, 0, 0, None)))(
         params, X, Y, 1.0)
     return np.asarray(grid), np.asarray(slope)

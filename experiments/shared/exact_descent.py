@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import optax
 
-from theory.compile_options import LONG_RUNNING
+from theory.compile_options import long_running_jit
 
 
 def adam_descent(criterion, steps: int, project=None):
@@ -35,4 +35,4 @@ def adam_descent(criterion, steps: int, project=None):
         (state, _), _ = jax.lax.scan(step, (state, optimiser.init(state)), None, steps)
         return state
 
-    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)), compiler_options=LONG_RUNNING)
+    return long_running_jit(jax.vmap(run, in_axes=(0, 0, None)))
