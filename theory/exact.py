@@ -419,9 +419,10 @@ def _zeros(X):
 
 
 LONG_ENUMERATION = 2 ** 22
-"""Patterns (or Gaussian unit pairs) x examples from which an enumeration runs long enough (tens of
-milliseconds and more) to be compiled with XLA's full optimisation (:mod:`theory.compile_options`)
-when it is called on its own; inside another program the outer program's options apply."""
+"""Patterns (times Gaussian unit pairs) x examples x the widest layer, from which an enumeration runs
+long enough (tens of milliseconds and more) to be compiled with XLA's full optimisation
+(:mod:`theory.compile_options`) when it is called on its own; inside another program the outer
+program's options apply."""
 
 
 def _compiled(function, static_argnames):
@@ -531,7 +532,7 @@ def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
     """
     plan = make_plan(params, noise, X.shape[0], max_patterns, split_route=split_route)
     pairs = params[-2][0].shape[0] ** 2 if plan.tail == "gaussian" else 1
-    return _enumerate_compiled(plan.count * pairs * X.shape[0])(
+    return _enumerate_compiled(plan.count * pairs * X.shape[0] * max(widths(params)))(
         params, X, noise.keep_array(X.dtype), plan=plan)
 
 
@@ -575,5 +576,5 @@ def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int 
     of the square loss). ``params``, ``X``, ``Y`` validated (labels as :func:`theory.losses.
     check_labels` returns them); pure JAX in params, X and the keep probabilities."""
     plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
-    return _enumerate_losses_compiled(plan.count * X.shape[0])(
+    return _enumerate_losses_compiled(plan.count * X.shape[0] * max(widths(params)))(
         params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan, loss=loss)
