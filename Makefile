@@ -66,14 +66,16 @@ $(DEPS): $(SOURCES) | $(SETUP)
 
 # Compute stage: results/NAME.json; its prerequisites are in $(DEPS). The same process then draws
 # the figure from the result it wrote (one Python start-up fewer), so figures/NAME.png comes out
-# newer than the result and make skips the plot stage below.
+# newer than every prerequisite of the plot stage below, which then has nothing to do.
 results/%.json: | $(SETUP)
 	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
 
-# Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only (when only the plotting
-# code changed, or an earlier run stopped between the result and its figure).
+# Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only, unless the PNG is already
+# newer than all its prerequisites (make decided to remake it before the compute stage drew it):
+# it runs when only the plotting code changed, or a run stopped between the result and its figure.
 figures/%.png: | $(SETUP)
-	$(PY) -m experiments $* --stage plot
+	@if [ -f $@ ] && [ -z "$$(find $^ -newer $@)" ]; then echo "$@: drawn by the compute stage"; \
+	else echo "$(PY) -m experiments $* --stage plot"; $(PY) -m experiments $* --stage plot; fi
 
 figures/REPORT.md: $(FIGURES) experiments/report.py
 	$(PY) -m experiments report
