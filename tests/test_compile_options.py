@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory import exact
+from theory.noise import as_noise
 from theory.compile_options import FULL_OPTIMISATION, LONG_RUNNING, long_running_jit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,27 @@ print(LONG_RUNNING == {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_
     assert _fresh_process(code) == "True True"
 
 
-def test_enumerations_from_the_threshold_on_take_the_long_running_program():
-    short, long = (exact._enumerate_compiled(exact.LONG_ENUMERATION + offset) for offset in (-1, 0))
-    assert exact._enumerate_compiled(1) is short
-    assert exact._enumerate_compiled(exact.LONG_ENUMERATION * 4) is long
+def test_a_program_long_only_for_some_shapes_takes_the_options_where_long_if_says():
+    asked = []
+
+    def long_if(x):
+        asked.append(x.shape[0])
+        return x.shape[0] >= 3
+
+    f = long_running_jit(lambda x: jnp.sum(x * x), options=FULL_OPTIMISATION, long_if=long_if)
+    assert [float(f(jnp.ones(n))) for n in (2, 3)] == [2.0, 3.0]
+    assert float(jax.jit(f)(jnp.ones(4))) == 4.0           # nested: long_if is not consulted
+    assert asked == [2, 3]
+
+
+def test_enumerations_from_the_threshold_on_are_long():
+    """patterns (here 2^(3 + 3) of the inputs and hidden layer 1) x examples x widest layer (3)."""
+    rng = np.random.default_rng(1)
+    params = [(rng.normal(size=(3, 3)), rng.normal(size=3)) for _ in range(2)] \
+        + [(rng.normal(size=(1, 3)), rng.normal(size=1))]
+    plan = exact.make_plan(params, as_noise((3, 3, 3), 0.5), 1)
+    per_example = 2 ** 6 * 3
+    below = -(-exact.LONG_ENUMERATION // per_example) - 1         # the most examples still short
+    for examples, long in ((below, False), (below + 1, True)):
+        X = np.zeros((examples, 3))
+        assert exact.long_enumeration(params, X, None, plan=plan) is long

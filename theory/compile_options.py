@@ -30,14 +30,15 @@ LONG_RUNNING = None if os.environ.get("DROPOUT_COMPILE_LONG_RUNNING") == "fast" 
 """The ``compiler_options`` of the long-running programs (see the module doc)."""
 
 
-def long_running_jit(function=None, *, options=LONG_RUNNING, **jit_kwargs):
+def long_running_jit(function=None, *, long_if=None, options=LONG_RUNNING, **jit_kwargs):
     """``jax.jit(function, **jit_kwargs)`` compiled with ``options`` (default :data:`LONG_RUNNING`)
-    when called on its own. Called inside another traced program (an argument is a tracer: under
-    ``jax.jit``, ``jax.vmap`` or ``jax.grad``) it is the plain jit, whose body the outer program
-    takes in, with the outer program's options (JAX refuses options on a nested jit). Usable as a
-    decorator, with or without arguments."""
+    when called on its own and, if ``long_if`` is given, ``long_if(*args, **kwargs)`` is true (a
+    program that runs long only for some shapes). Called inside another traced program (an argument
+    is a tracer: under ``jax.jit``, ``jax.vmap`` or ``jax.grad``) it is the plain jit, whose body
+    the outer program takes in, with the outer program's options (JAX refuses options on a nested
+    jit). Usable as a decorator, with or without arguments."""
     if function is None:
-        return functools.partial(long_running_jit, options=options, **jit_kwargs)
+        return functools.partial(long_running_jit, long_if=long_if, options=options, **jit_kwargs)
     plain = jax.jit(function, **jit_kwargs)
     if options is None:
         return plain
@@ -47,6 +48,7 @@ def long_running_jit(function=None, *, options=LONG_RUNNING, **jit_kwargs):
     def call(*args, **kwargs):
         nested = any(isinstance(leaf, jax.core.Tracer)
                      for leaf in jax.tree_util.tree_leaves((args, kwargs)))
-        return (plain if nested else optimised)(*args, **kwargs)
+        long = not nested and (long_if is None or long_if(*args, **kwargs))
+        return (optimised if long else plain)(*args, **kwargs)
 
     return call

@@ -425,18 +425,14 @@ long enough (tens of milliseconds and more) to be compiled with XLA's full optim
 program's options apply."""
 
 
-def _compiled(function, static_argnames):
-    """``function`` jitted twice: for short enumerations and, with :func:`theory.compile_options.
-    long_running_jit`, for long ones; ``pick(work)`` returns the one for ``work`` patterns x
-    examples."""
-    short = jax.jit(function, static_argnames=static_argnames)
-    long = long_running_jit(function, static_argnames=static_argnames)
-
-    def pick(work: int):
-        return long if work >= LONG_ENUMERATION else short
-    return pick
+def long_enumeration(params, X, *_, plan: Plan, **__) -> bool:
+    """True when the plan's patterns (times Gaussian unit pairs) x examples x the widest layer
+    reach :data:`LONG_ENUMERATION`."""
+    return _structure_count(params, plan.outer_units, plan.tail, plan.tail_bits) \
+        * X.shape[0] * max(widths(params)) >= LONG_ENUMERATION
 
 
+@long_running_jit(static_argnames=("plan",), long_if=long_enumeration)
 def _enumerate(params, X, keep, *, plan: Plan):
     f = network_output(params, X)
     if plan.split_bits:
@@ -517,9 +513,6 @@ def _split_moments(plan: Plan, params, X, keep, f):
     return _chunked(plan, chunk_moments, _zeros(X))
 
 
-_enumerate_compiled = _compiled(_enumerate, ("plan",))
-
-
 def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
                   split_route: bool = True):
     """Per-example W(x), E_R[delta] and E_R[delta^2], delta = D(W, x, R) - W(x), exactly.
@@ -531,9 +524,7 @@ def delta_moments(params, X, noise: Noise, *, max_patterns: int = MAX_PATTERNS,
     :func:`make_plan`.
     """
     plan = make_plan(params, noise, X.shape[0], max_patterns, split_route=split_route)
-    pairs = params[-2][0].shape[0] ** 2 if plan.tail == "gaussian" else 1
-    return _enumerate_compiled(plan.count * pairs * X.shape[0] * max(widths(params)))(
-        params, X, noise.keep_array(X.dtype), plan=plan)
+    return _enumerate(params, X, noise.keep_array(X.dtype), plan=plan)
 
 
 def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = MAX_PATTERNS) -> Plan:
@@ -553,6 +544,7 @@ def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = 
                 tail_chunk=1, example_block=1)
 
 
+@long_running_jit(static_argnames=("plan", "loss"), long_if=long_enumeration)
 def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
     unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
 
@@ -567,14 +559,11 @@ def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
     return _chunked(plan, chunk_losses, (jnp.zeros(X.shape[0], X.dtype),))[0]
 
 
-_enumerate_losses_compiled = _compiled(_enumerate_losses, ("plan", "loss"))
-
-
 def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int = MAX_PATTERNS):
     """Per-example E_R l(D(W, x, R), y) under a loss of :mod:`theory.losses`, exactly, by
     enumerating every pattern of every dropout layer (Eq. 1 of Helmbold & Long 2017 with l in place
     of the square loss). ``params``, ``X``, ``Y`` validated (labels as :func:`theory.losses.
     check_labels` returns them); pure JAX in params, X and the keep probabilities."""
     plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
-    return _enumerate_losses_compiled(plan.count * X.shape[0] * max(widths(params)))(
-        params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan, loss=loss)
+    return _enumerate_losses(params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan,
+                             loss=loss)

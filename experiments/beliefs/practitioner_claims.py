@@ -120,12 +120,13 @@ def _random_gaps(depths, nets, progress):
         networks = [random_network(rng, [RANDOM["K"]] + [RANDOM["width"]] * (d - 1) + [1])
                     for _ in range(nets)]
         Y = rng.normal(size=(nets, RANDOM["examples"]))
-        parts = split(stack_runs(networks), Y, jnp.asarray(RANDOM["keeps"]))   # (nets, keeps, N)
-        for k, keep in enumerate(RANDOM["keeps"]):
-            gaps[str(keep)].append([_relative_rms(parts.gap[i, k], parts.output[i])
+        parts = jax.tree_util.tree_map(np.asarray, split(stack_runs(networks), Y,
+                                                         jnp.asarray(RANDOM["keeps"])))
+        for k, keep in enumerate(RANDOM["keeps"]):                          # (nets, keeps, N)
+            gaps[str(keep)].append([_relative_rms(parts.gap[i, k], parts.output[i, k])
                                     for i in range(nets)])
-        negative += int(np.sum(np.asarray(parts.penalty) < 0))
-        min_variance = min(min_variance, float(np.min(parts.variance)))
+        negative += int(np.sum(parts.penalty < 0))
+        min_variance = min(min_variance, float(parts.variance.min()))
     return {"depths": depths, "nets": nets, "relative_gap": gaps,
             "negative_examples": negative, "min_variance": min_variance}
 
@@ -270,14 +271,12 @@ def _placement(networks, X, Y):
         mean, var = before_relu_moments(params, X, keep_prob=keep, noise=noise)
         return after, jnp.mean(jnp.square(mean - Y) + var) - risk
 
-    keeps = jnp.asarray(PLACEMENT_KEEPS)
-    out = {}
-    for noise in ("dropout", "gaussian"):
-        grid = jax.jit(jax.vmap(jax.vmap(partial(penalties, noise=noise), in_axes=(None, 0)),
-                                in_axes=(0, None)))
-        out[noise] = [np.asarray(v).tolist() for v in grid(networks, keeps)]   # (runs, keeps)
-    return [{noise: {"after": after[i], "before": before[i]} for noise, (after, before)
-             in out.items()} for i in range(len(out["dropout"][0]))]
+    grids = {noise: np.asarray(jax.jit(jax.vmap(
+        jax.vmap(partial(penalties, noise=noise), in_axes=(None, 0)), in_axes=(0, None)))(
+            networks, jnp.asarray(PLACEMENT_KEEPS))) for noise in ("dropout", "gaussian")}
+    # grids[noise]: (after or before, runs, keeps)
+    return [{noise: {"after": grid[0, i].tolist(), "before": grid[1, i].tolist()}
+             for noise, grid in grids.items()} for i in range(grids["dropout"].shape[1])]
 
 
 def _variance_shift(params, X):
@@ -310,11 +309,12 @@ def _judge_depth(depth, checkpoints, X, Y, test, progress):
     test_loss = jax.jit(jax.vmap(jax.vmap(_mse, in_axes=(0, None, None)),
                                  in_axes=(0, None, None)))(checkpoints, Xt, Yt)
     final = final_checkpoint(checkpoints)
-    split = jax.jit(jax.vmap(lambda params: penalty_split(params, Xt, Yt, keep_prob=KEEP)))(final)
+    split = jax.tree_util.tree_map(np.asarray, jax.jit(jax.vmap(
+        lambda params: penalty_split(params, Xt, Yt, keep_prob=KEEP)))(final))     # (runs, N)
     gap = [_relative_rms(split.gap[i], split.output[i]) for i in range(runs)]
-    plain_loss = np.mean(np.square(np.asarray(split.output) - Yt), axis=1)
-    ensemble_loss = np.mean(np.square(np.asarray(split.output + split.gap) - Yt), axis=1)
-    min_variance = float(np.min(split.variance))
+    plain_loss = np.mean(np.square(split.output - Yt), axis=1)
+    ensemble_loss = np.mean(np.square(split.output + split.gap - Yt), axis=1)
+    min_variance = float(split.variance.min())
     progress(f"depth {depth}: J_D against the keep probability, its slope at p = 1")
     rate_grid, rate_slope = _learned_rate(final, X, Y)
     along = {"risk": risk, "criterion": j_d,
