@@ -75,7 +75,12 @@ def padded_block(tree, runs: int):
     """This process's block of every leaf's leading run axis, padded with run 0 to the common block
     size (padding runs are trained and dropped: runs are independent)."""
     lo, hi, size = process_block(runs)
-    index = np.concatenate([np.arange(lo, hi), np.zeros(size - (hi - lo), int)])
+    return _take_runs(tree, np.concatenate([np.arange(lo, hi), np.zeros(size - (hi - lo), int)]))
+
+
+@jax.jit
+def _take_runs(tree, index):
+    """Runs ``index`` of every leaf (one program for the whole tree, not one per leaf)."""
     return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 

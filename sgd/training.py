@@ -285,8 +285,19 @@ def _train_local(args, static, split_above: int) -> Trajectory:
     if len(devices) == 1 or runs * static["schedule"].steps <= split_above:
         return _train_single(*args, **static)
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
-    blocks = [jax.device_put(jax.tree_util.tree_map(lambda a: a[lo:hi], args), device)
+    blocks = [jax.device_put(_runs_between(args, lo, hi), device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]
     outs = [_train_single(*block, **static) for block in blocks]   # dispatched asynchronously
-    return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(
-        [jax.device_put(part, devices[0]) for part in parts]), *outs)
+    return _concatenate_runs(*jax.device_put(outs, devices[0]))
+
+
+@jax.jit(static_argnums=(1, 2))
+def _runs_between(tree, lo: int, hi: int):
+    """Runs lo..hi-1 of every leaf (one program for the whole tree, not one per leaf)."""
+    return jax.tree_util.tree_map(lambda a: a[lo:hi], tree)
+
+
+@jax.jit
+def _concatenate_runs(*trees):
+    """The trees' leaves concatenated along the run axis, in order (one program)."""
+    return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *trees)

@@ -43,6 +43,15 @@ def torch():
     return torch
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The tests that use PyTorch run on one worker (``make test``: --dist loadgroup), which then
+    imports it once."""
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("torch"))
+
+
 @pytest.fixture
 def key():
     """The suite's root PRNG key; tests derive theirs with fold_in/split."""

@@ -17,7 +17,7 @@ RUNS = 7  # not a multiple of the process or device count: blocks of unequal siz
 
 join_from_environment()
 keys = jax.random.split(jax.random.key(3), RUNS)
-params = jax.vmap(lambda k: torch_default_init(k, 3, 4, 3))(keys)
+params = jax.jit(jax.vmap(lambda k: torch_default_init(k, 3, 4, 3)))(keys)     # one program
 X = jax.random.uniform(jax.random.key(4), (RUNS, 6, 3), jnp.float64, -1, 1)
 Y = jnp.prod(jnp.sign(X), axis=-1)
 regime = stack_runs([Regime(keep_prob=0.5), Regime(lam=0.1, decay_biases=1.0), Regime(),

@@ -41,7 +41,9 @@ def test_the_library_runs_its_long_running_programs_with_the_options_on():
     """In this process the options are off (tests/conftest.py asks for fast compiles). In a fresh
     process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation, and an exact
     evaluation over runs inside a jitted function and an enumeration past the threshold, at top
-    level and under jax.grad, run and agree with the same calls at top level."""
+    level and under jax.grad, run and agree with the same calls at top level. (The threshold is
+    lowered there, so that a small enumeration counts as long: compiling a large one with the full
+    optimisation took most of this test's 7 s.)"""
     assert LONG_RUNNING is None
     code = """
 import jax, jax.numpy as jnp, numpy as np
@@ -54,13 +56,15 @@ params = tuple((jnp.asarray(rng.normal(size=(2, o, i))), jnp.asarray(rng.normal(
 X, Y = jnp.asarray(rng.normal(size=(2, 5, 3))), jnp.asarray(rng.normal(size=(2, 5)))
 top = exact_risk_and_dropout_criterion(params, X, Y, 0.5)
 inner = jax.jit(lambda p: exact_risk_and_dropout_criterion(p, X, Y, 0.5))(params)
-wide = [(jnp.asarray(rng.normal(size=(o, i))), jnp.asarray(rng.normal(size=o)))
-        for o, i in ((8, 8), (8, 8), (1, 8))]                  # 2^16 patterns x 8 examples x 8
-Xl, Yl = jnp.asarray(rng.normal(size=(8, 8))), jnp.asarray(rng.normal(size=8))
-value = theory.dropout_criterion(wide, Xl, Yl)
-grad = jax.grad(lambda p: theory.dropout_criterion(p, Xl, Yl))(wide)
+theory.exact.LONG_ENUMERATION = 2 ** 6 * 4 * 3                # 2^6 patterns x 4 examples x 3
+net = [(jnp.asarray(rng.normal(size=(o, i))), jnp.asarray(rng.normal(size=o)))
+        for o, i in ((3, 3), (3, 3), (1, 3))]
+Xl, Yl = jnp.asarray(rng.normal(size=(4, 3))), jnp.asarray(rng.normal(size=4))
+value = theory.dropout_criterion(net, Xl, Yl)
+grad = jax.grad(lambda p: theory.dropout_criterion(p, Xl, Yl))(net)
+plan = theory.exact.make_plan(net, theory.noise.as_noise((3, 3, 3), 0.5), 4)
 print(LONG_RUNNING == {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True},
-      np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
+      theory.exact.long_enumeration(net, Xl, plan=plan) and np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
       and all(np.isfinite(g).all() for g in jax.tree_util.tree_leaves(grad)))
 """
     assert _fresh_process(code) == "True True"

@@ -21,7 +21,9 @@ enumerates, and the functions return JAX scalars or arrays.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -156,9 +158,19 @@ def _as_result(moments):
     return tuple(m if is_traced(m) else np.asarray(m) for m in moments)
 
 
-def _per_example_penalty(params, X, Y, spec: Noise, method, max_patterns):
+def _square_loss_mean(params, X, Y, weights, spec: Noise, method, max_patterns, *, with_risk):
+    """E_(x,y) of the dropout penalty (C14), plus the risk when ``with_risk`` (then J_D)."""
     f, e1, e2 = _delta_moments(params, X, spec, method, max_patterns)
-    return f, penalty_from_moments(f, e1, e2, Y)
+    return _weighted_penalty(f, e1, e2, Y, weights, with_risk=with_risk)
+
+
+@partial(jax.jit, static_argnames=("with_risk",))
+def _weighted_penalty(f, mean_delta, mean_delta_sq, Y, weights, *, with_risk):
+    """sum_x P(x) [E[delta^2] + 2 (W(x) - y) E[delta]] (+ (W(x) - y)^2 when ``with_risk``), as one
+    program: run operation by operation (as under a top-level jax.grad) each of its dozen or so
+    operations and their derivatives would compile a program of its own."""
+    penalty = penalty_from_moments(f, mean_delta, mean_delta_sq, Y)
+    return weights @ (jnp.square(f - Y) + penalty if with_risk else penalty)
 
 
 def _validated_moments(params, X, keep_prob, noise, groups, method, max_patterns):
@@ -224,8 +236,8 @@ def dropout_penalty(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=None
         expected = _expected_losses(params, X, Y, spec, method, max_patterns, loss)
         penalty = _scalar(weights @ (expected - losses_without_noise(params, X, Y, loss)))
         return _finite(penalty, "dropout_penalty", params, X, spec)
-    _, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
-    return _finite(_scalar(weights @ penalty), "dropout_penalty", params, X, spec, Y)
+    penalty = _square_loss_mean(params, X, Y, weights, spec, method, max_patterns, with_risk=False)
+    return _finite(_scalar(penalty), "dropout_penalty", params, X, spec, Y)
 
 
 @_variant_doc
@@ -244,9 +256,9 @@ def dropout_criterion(params, X, Y, *, keep_prob=0.5, noise="dropout", groups=No
         criterion = _scalar(weights @ _expected_losses(params, X, Y, spec, method, max_patterns,
                                                        loss))
         return _finite(criterion, "dropout_criterion", params, X, spec)
-    f, penalty = _per_example_penalty(params, X, Y, spec, method, max_patterns)
-    return _finite(_scalar(weights @ (jnp.square(f - Y) + penalty)), "dropout_criterion", params,
-                   X, spec, Y)
+    criterion = _square_loss_mean(params, X, Y, weights, spec, method, max_patterns,
+                                  with_risk=True)
+    return _finite(_scalar(criterion), "dropout_criterion", params, X, spec, Y)
 
 
 def num_enumerated_patterns(params, *, keep_prob=0.5, noise="dropout", groups=None,

@@ -19,7 +19,6 @@ here again in NumPy (:func:`loss_of_outputs`) rather than taken from :mod:`theor
 from __future__ import annotations
 
 import numpy as np
-from scipy import integrate, stats
 
 BRUTE_FORCE_MAX_NODES = 22
 
@@ -100,6 +99,8 @@ def loss_of_outputs(loss: str, outputs, y):
 def _relu_product_by_quadrature(mu1, mu2, var1, var2, cov):
     """E[max(X, 0) max(Y, 0)] for a bivariate normal, by integrating over X (adaptive quadrature)
     with E[max(Y, 0) | X] in closed form; the kinks are break points of the integration."""
+    from scipy import integrate, stats          # here: importing SciPy takes a second
+
     def positive_mean(m, v):
         if v <= 0:
             return max(m, 0.0)

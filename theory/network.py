@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -38,10 +39,16 @@ from theory.noise import is_traced, nan_unless
 Params = tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
+@jax.jit
+def _nan_unless_finite(value):
+    """``value`` as float64, NaN throughout unless every entry is finite (one program per shape)."""
+    value = jnp.asarray(value, jnp.float64)
+    return nan_unless(jnp.all(jnp.isfinite(value)), value)
+
+
 def _finite_float64(value, name: str):
     if is_traced(value):
-        value = jnp.asarray(value, jnp.float64)
-        return nan_unless(jnp.all(jnp.isfinite(value)), value)
+        return _nan_unless_finite(value)
     if np.iscomplexobj(value):
         raise TypeError(f"{name} must be real: complex values are not supported (the imaginary "
                         "part would be dropped)")
