@@ -106,8 +106,8 @@ def test_a_sequential_with_its_own_forward_is_refused(torch):
     class Named(nn.Sequential):            # a subclass that keeps Sequential's forward is fine
         pass
 
-    params, keep = theory.from_torch(Named(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)))
-    assert keep == (1.0, 1.0) and params[0][0].shape == (2, 3)
+    net = theory.from_torch(Named(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)))
+    assert net.keep_prob == (1.0, 1.0) and net.params[0][0].shape == (2, 3)
 
 
 # Traced values: a value a direct call would refuse gives NaN under jax.jit and jax.grad (the

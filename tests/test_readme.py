@@ -17,3 +17,4 @@ def test_readme_example_runs(capsys):
     for noise in ("dropout", "dropconnect", "gaussian"):
         assert f"{noise:12s} exact penalty" in out
     assert "cross-entropy, keep (1.0, 0.5): exact penalty" in out
+    assert "CNN: 4 layers, keep (1.0, 0.75, 1.0, 0.5), exact penalty" in out
