@@ -43,21 +43,6 @@ def torch():
     return torch
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """The tests that use PyTorch run on one worker (``make test``: --dist loadgroup), which then
-    imports it once."""
-    for item in items:
-        if "torch" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("torch"))
-
-
-@pytest.fixture
-def key():
-    """The suite's root PRNG key; tests derive theirs with fold_in/split."""
-    return jax.random.key(SEED)
-
-
 def pytest_addoption(parser):
     parser.addoption("--compilations", action="store_true",
                      help="count the XLA programs each test module compiles and report them")

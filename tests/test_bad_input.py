@@ -89,27 +89,6 @@ def test_help_documents_only_the_arguments_a_function_takes():
         assert "weights:" in function.__doc__ and "loss:" in function.__doc__
 
 
-def test_a_sequential_with_its_own_forward_is_refused(torch):
-    nn = torch.nn
-
-    class Shifted(nn.Sequential):
-        def forward(self, x):
-            return super().forward(x) + 100.0
-
-    model = Shifted(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
-    with pytest.raises(ValueError, match="Shifted overrides forward()"):
-        theory.from_torch(model)
-    inner = nn.Sequential(nn.Linear(3, 2), Shifted(nn.ReLU()), nn.Linear(2, 1))
-    with pytest.raises(ValueError, match="Shifted overrides forward()"):
-        theory.from_torch(inner)
-
-    class Named(nn.Sequential):            # a subclass that keeps Sequential's forward is fine
-        pass
-
-    net = theory.from_torch(Named(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)))
-    assert net.keep_prob == (1.0, 1.0) and net.params[0][0].shape == (2, 3)
-
-
 # Traced values: a value a direct call would refuse gives NaN under jax.jit and jax.grad (the
 # convention of jax.scipy). One program evaluates every public function at once; each case below
 # makes exactly one argument invalid, so exactly the entry that reads it must turn NaN.

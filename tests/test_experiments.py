@@ -34,11 +34,6 @@ EXACT_CHECKS = {
 FAST = ("fig1_negative_penalty", "rescaling_invariance", "penalty_vs_keep_prob",
         "negative_weights_many_features")
 
-# One worker runs every test of this module (make test: pytest -n auto --dist loadgroup), so each
-# quick run happens once while the other workers take the rest of the suite.
-pytestmark = pytest.mark.xdist_group("quick_runs")
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """quick_run(name): run experiment ``name`` (after the experiments it reads) in quick mode,

@@ -102,6 +102,27 @@ def test_only_a_sequential_is_accepted(torch):
         theory.from_torch(torch.nn.Linear(3, 1))
 
 
+def test_a_sequential_with_its_own_forward_is_refused(torch):
+    nn = torch.nn
+
+    class Shifted(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) + 100.0
+
+    model = Shifted(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+    with pytest.raises(ValueError, match="Shifted overrides forward()"):
+        theory.from_torch(model)
+    inner = nn.Sequential(nn.Linear(3, 2), Shifted(nn.ReLU()), nn.Linear(2, 1))
+    with pytest.raises(ValueError, match="Shifted overrides forward()"):
+        theory.from_torch(inner)
+
+    class Named(nn.Sequential):            # a subclass that keeps Sequential's forward is fine
+        pass
+
+    net = theory.from_torch(Named(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)))
+    assert net.keep_prob == (1.0, 1.0) and net.params[0][0].shape == (2, 3)
+
+
 # Convolutional networks: the converted network against PyTorch's own modules.
 
 def _randomise_batchnorms(torch, model, seed):
