@@ -43,6 +43,12 @@ def torch():
     return torch
 
 
+@pytest.fixture
+def key():
+    """The suite's root PRNG key; tests derive theirs with fold_in/split."""
+    return jax.random.key(SEED)
+
+
 def pytest_addoption(parser):
     parser.addoption("--compilations", action="store_true",
                      help="count the XLA programs each test module compiles and report them")
