@@ -153,9 +153,11 @@ def from_torch(module, input_shape=None) -> TorchNetwork:
     A head with C >= 2 outputs (a classifier's logits) is converted too; judge it with
     ``loss="cross_entropy"``. Raises ValueError, naming the module, for anything else: another
     activation or pooling (``MaxPool2d``), ``Dropout3d`` or ``AlphaDropout``, a BatchNorm without
-    running statistics, a dropout before a BatchNorm and its ReLU (BatchNorm's shift makes the mask
-    non-multiplicative through the ReLU: no exact route; sample the model itself), a dropout on
-    values a BatchNorm shifted after a ReLU, a ReLU or dropout after the output.
+    running statistics, a dropout before a BatchNorm and its ReLU (BatchNorm's shift keeps the mask
+    from commuting with the ReLU), a dropout on values a BatchNorm shifted after a ReLU, a ReLU or
+    dropout after the output. The two BatchNorm orders have an exact form that this converter does
+    not build yet: masked values y = ReLU(y) - ReLU(-y), a layer of twice the width whose two halves
+    are dropped together.
     """
     try:
         import torch.nn as nn
@@ -342,6 +344,8 @@ class _Converter:
         return (f"{dropouts} drops values that {name} transforms before a ReLU: a dropout is exact "
                 "on the inputs, on values after a ReLU (or an average pooling of them) and directly "
                 "before a ReLU (a mask >= 0 commutes with it), not on values that another map (a "
-                "BatchNorm's shift, a convolution) carries into the ReLU, where the mask is not "
-                "multiplicative. No exact route exists for this model: estimate its criterion by "
-                "sampling it in train mode")
+                "BatchNorm's shift, a convolution) carries into the ReLU, where the mask does not "
+                "commute with it. from_torch does not convert this order (an exact form exists: the "
+                "masked values as ReLU(y) - ReLU(-y), a layer of twice the width whose halves are "
+                "dropped together; not built yet): estimate the model's criterion by sampling it "
+                "in train mode")
