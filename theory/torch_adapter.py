@@ -183,7 +183,6 @@ class _Converter:
                 raise ValueError(f"input_shape must be the shape of one example, (C, H, W), "
                                  f"(C, L) or (features,), got {input_shape!r}")
         self.shape = None if input_shape is None else shape
-        self.given_shape = input_shape is not None
         self.params, self.keep, self.groups, self.batchnorms = [], [1.0], [None], []
         self.pending, self.before_relu = None, []
 
@@ -195,15 +194,15 @@ class _Converter:
                     nn.Flatten: self.flatten, nn.BatchNorm1d: self.batchnorm,
                     nn.BatchNorm2d: self.batchnorm, nn.ReLU: self.relu, nn.Dropout: self.dropout,
                     nn.Dropout1d: self.dropout, nn.Dropout2d: self.dropout,
-                    nn.Identity: lambda child, name: None}
+                    nn.Identity: self.identity}
         for position, child in enumerate(children):
             name = f"{type(child).__name__} (module {position})"
             handler = handlers.get(type(child))
             if handler is None:
                 raise ValueError(f"{name} cannot be represented: from_torch supports {_SUPPORTED} "
                                  "only")
-            if self.before_relu and type(child) not in (nn.ReLU, nn.Identity, nn.Flatten) \
-                    and not isinstance(child, (nn.Dropout, nn.Dropout1d, nn.Dropout2d)):
+            if self.before_relu and handler not in (self.relu, self.dropout, self.flatten,
+                                                    self.identity):
                 raise ValueError(self._not_multiplicative(name))
             handler(child, name)
         if not self.params and self.pending is None:
@@ -221,18 +220,16 @@ class _Converter:
             None if g is None else tuple(int(i) for i in g) for g in self.groups)
         return TorchNetwork(tuple(self.params), tuple(self.keep), groups, tuple(self.batchnorms))
 
-    def _current_shape(self, name: str, child=None):
+    def _current_shape(self, name: str):
         if self.pending is not None:
             return self.pending[2]
         if self.shape is None:
-            import torch.nn as nn
-
-            if type(child) is nn.Linear:
-                self.shape = (child.in_features,)
-            else:
-                raise ValueError(f"{name} needs the shape of one example: pass input_shape, "
-                                 "(C, H, W) or (C, L), to from_torch")
+            raise ValueError(f"{name} needs the shape of one example: pass input_shape, "
+                             "(C, H, W) or (C, L), to from_torch")
         return self.shape
+
+    def identity(self, child, name):
+        pass
 
     def _compose(self, M, c, shape):
         """Append the affine map v -> M v + c to the pending map."""
@@ -245,7 +242,9 @@ class _Converter:
     def affine(self, child, name):
         import torch.nn as nn
 
-        shape = self._current_shape(name, child)
+        if type(child) is nn.Linear and self.pending is None and self.shape is None:
+            self.shape = (child.in_features,)            # no input_shape: the first Linear's
+        shape = self._current_shape(name)
         if type(child) is nn.Linear:
             if len(shape) != 1 or shape[0] != child.in_features:
                 raise ValueError(f"{name} takes {child.in_features} features but receives "
