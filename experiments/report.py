@@ -2,7 +2,7 @@
 "Beyond the paper": one row per finding of ours (B1, B2, ...; CLAIMS.md), from their findings.
 
 Every family of the registry contributes: the paper's figures (the C rows, and B1 from
-depth_penalty), the variants (B2-B32), the beliefs (B33-B49) and the real data (B50-B64)."""
+depth_penalty), the variants (B2-B32), the beliefs (B33-B49), the real data (B50-B64) and the CNNs on digits (B65-B72)."""
 
 from __future__ import annotations
 

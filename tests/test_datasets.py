@@ -10,7 +10,8 @@ from experiments.shared.datasets import DATASETS, load_runs, load_split
 from theory.network import random_network
 from theory.evaluation import exact_per_example_penalties, exact_risk_and_dropout_criterion
 
-SHAPES = {"diabetes": (442, 10, 0), "breast_cancer": (569, 30, 2), "wine": (178, 13, 3)}
+SHAPES = {"diabetes": (442, 10, 0), "breast_cancer": (569, 30, 2), "wine": (178, 13, 3),
+          "digits": (1797, 64, 10)}
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -20,8 +21,9 @@ def test_split_is_fixed_standardised_and_complete(name):
     assert split.X_train.shape[1] == split.X_test.shape[1] == K
     assert len(split.Y_train) + len(split.Y_test) == total
     assert abs(len(split.Y_test) - 0.3 * total) <= 1
-    np.testing.assert_allclose(split.X_train.mean(axis=0), 0, atol=1e-12)
-    np.testing.assert_allclose(split.X_train.std(axis=0), 1, rtol=1e-12)
+    axis = None if name == "digits" else 0          # images: one mean and sd over all pixels
+    np.testing.assert_allclose(split.X_train.mean(axis=axis), 0, atol=1e-12)
+    np.testing.assert_allclose(split.X_train.std(axis=axis), 1, rtol=1e-12)
     assert split.num_classes == classes
     if classes:
         assert set(np.unique(split.Y_train)) == set(range(classes))
