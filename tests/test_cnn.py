@@ -1,6 +1,6 @@
 """sgd.cnn and sgd.cnn_training: the small CNN of issue 26's studies against PyTorch's own modules
-(evaluation and training mode, SGD with momentum), its exact form against theory.from_torch, and its
-dropout masks against the exact criterion."""
+(evaluation and training mode, SGD with momentum) and its exact form against theory.from_torch (its
+dropout masks against the exact criterion: tests/test_cnn_studies.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,10 +9,9 @@ import pytest
 
 import theory
 from sgd.cnn import Architecture, dense_network, forward, init
-from sgd.cnn_training import MinibatchSchedule, cross_entropy, train_cnns
+from sgd.cnn_training import MinibatchSchedule, train_cnns
 from theory.network import network_outputs
 
-Z = 5.0
 SMALL = Architecture(channels=(2, 3), block1=("bn", "relu", "dropout2d"), block2=("relu",),
                      conv_keep=0.7, head_keep=0.6, classes=4)
 
@@ -89,12 +88,8 @@ def test_evaluation_and_training_mode_are_pytorchs(torch, arch):
         np.testing.assert_allclose(moved[name][1], module.running_var.numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("arch", [
-    SMALL,
-    Architecture(channels=(3, 2), block1=("relu", "dropout"), block2=("bn", "relu"), conv_keep=0.5,
-                 classes=3),
-])
-def test_dense_form_is_what_from_torch_reads_off_pytorchs_modules(torch, arch):
+def test_dense_form_is_what_from_torch_reads_off_pytorchs_modules(torch):
+    arch = SMALL._replace(block2=("bn", "relu"))         # BatchNorm in both blocks, channel groups
     params, state = _perturbed(arch, 3)
     layers, keep, groups = dense_network(arch, params, state)
     net = theory.from_torch(_torch_mirror(torch, arch, params, state), input_shape=(1, 8, 8))
@@ -123,27 +118,6 @@ def test_a_dropout_that_batchnorm_reads_is_refused_by_name():
 def test_bad_architectures_are_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
         init(jax.random.key(0), Architecture()._replace(**bad))
-
-
-def test_the_masks_average_to_the_exact_criterion():
-    """Channel dropout between the convolutions (2^2 patterns per example, exact under the
-    cross-entropy): forward's train-mode masks, averaged over many keys, within 5 standard errors."""
-    arch = Architecture(channels=(2, 3), block1=("relu", "dropout2d"), conv_keep=0.6, classes=3)
-    params, state = _perturbed(arch, 5)
-    params = jax.tree_util.tree_map(lambda a: 4.0 * a, params)      # a penalty well above the SE
-    X = _images(4, 6)
-    labels = np.array([0, 2, 1, 2])
-    layers, keep, groups = dense_network(arch, params, state)
-    exact = theory.dropout_criterion(layers, X, labels.astype(float), keep_prob=keep, groups=groups,
-                                     loss="cross_entropy")
-    samples = jax.vmap(lambda k: cross_entropy(
-        forward(arch, params, state, jnp.asarray(X), k, train=True)[0], jnp.asarray(labels)))(
-        jax.random.split(jax.random.key(7), 20_000))
-    samples = np.asarray(samples)
-    se = samples.std(ddof=1) / np.sqrt(samples.size)
-    assert abs(samples.mean() - exact) <= Z * se
-    risk = theory.risk(layers, X, labels.astype(float), loss="cross_entropy")
-    assert abs(exact - risk) > 20 * se          # the test could tell the masks from no masks
 
 
 def test_full_batch_training_is_pytorchs_sgd_with_momentum(torch):

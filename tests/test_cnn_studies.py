@@ -1,4 +1,5 @@
-"""The CNN studies' own computations: the Monte-Carlo penalty against the engine's exact one
+"""The CNN studies' own computations: the Monte-Carlo penalty, drawn with the masks of sgd.cnn (the
+trainer's dropout), against the engine's exact one on the dense form
 (experiments/shared/cnn_digits.py), and the exact BatchNorm-input variances against Monte Carlo
 (experiments/convolutional/cnn_batchnorm_order.py), each within 5 standard errors of the same draws."""
 
