@@ -17,8 +17,9 @@ Dropout(0.5) before the classifier: nothing between the convolutions (``none``),
 
 Judged (32 runs, the rule of experiments/shared/statistics.py, Holm over B65-B67):
 - B65, "element dropout there is pointless": a claim of no effect, two one-sided tests of the mean
-  test-loss difference element - none against +-MARGIN nats (fixed before the runs: about a twentieth
-  of the networks' test loss, the size a practitioner would call a change);
+  test-loss difference element - none against +-MARGIN nats (fixed before the full runs: a tenth of
+  these networks' test loss of about 0.1, the size a practitioner would call a change; the row states
+  the margin 32 pairs can show with 80% power, and a smaller one needs more runs);
 - B66, "channel dropout there helps": d = test loss(none) - test loss(channel) > 0, sign test;
 - B67, "channel dropout should be used instead": d = test loss(element) - test loss(channel) > 0.
 - B68 (reported), the exact lens on the mechanism, "element dropout does not regularize": at the same
