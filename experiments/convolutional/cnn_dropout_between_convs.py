@@ -118,9 +118,11 @@ def findings(data):
                 f"{common}. element - none: "
                 f"{statistics.describe_equivalence_test(pointless, p_eq, p_beyond, 'd')}",
                 f"TOST of the mean test-loss difference within +-{MARGIN:g} nats (fixed before the "
-                "runs), Holm over B65-B67", statistics.no_effect_verdict(pointless, p_eq, p_beyond)),
-        Finding("B66", "Channel dropout (Dropout2d) between convolutions lowers the test loss "
-                       "(the same source: it 'should be used instead')",
+                "full runs), Holm over B65-B67 (four p-values: TOST's, beyond the margin's, B66's and "
+                "B67's)", statistics.no_effect_verdict(pointless, p_eq, p_beyond)),
+        Finding("B66", "Channel dropout (Dropout2d) between convolutions helps: it lowers the test "
+                       "loss against no dropout there (the same source: it 'will help promote "
+                       "independence between feature maps')",
                 f"{common}. none - channel: {statistics.describe_sign_test(helps, p_helps)}",
                 "d = test loss without dropout between - with Dropout2d between > 0: exact sign "
                 "test, Holm over B65-B67", statistics.direction_verdict(helps, p_helps)),
