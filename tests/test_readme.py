@@ -18,3 +18,5 @@ def test_readme_example_runs(capsys):
         assert f"{noise:12s} exact penalty" in out
     assert "cross-entropy, keep (1.0, 0.5): exact penalty" in out
     assert "CNN: 4 layers, keep (1.0, 0.75, 1.0, 0.5), exact penalty" in out
+    assert "route                " in out and "exact (8 patterns per example)" in out
+    assert "variance shift at BatchNorm2d (module 5) (layer 1)" in out

@@ -24,9 +24,11 @@ from theory.losses import LOSSES  # noqa: E402
 from theory.monte_carlo import mc_dropout_criterion  # noqa: E402
 from theory.noise import NOISE_KINDS  # noqa: E402
 from theory.torch_adapter import from_torch  # noqa: E402
+from theory.report import DropoutReport, dropout_report  # noqa: E402
 
 __all__ = [
-    "LOSSES", "MAX_PATTERNS", "NOISE_KINDS", "deviation_moments", "dropout_criterion", "dropout_penalty",
+    "DropoutReport", "LOSSES", "MAX_PATTERNS", "NOISE_KINDS", "deviation_moments",
+    "dropout_criterion", "dropout_penalty", "dropout_report",
     "from_torch", "l2_criterion", "l2_penalty", "mc_dropout_criterion", "network_output",
     "num_enumerated_patterns", "output_moments", "risk",
 ]
