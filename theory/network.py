@@ -162,6 +162,15 @@ def _last_hidden(params, X):
     return a
 
 
+def plain_values(params, X, layer: int):
+    """The values of dropout layer ``layer`` without noise (X itself for 0): the ReLU outputs of
+    the first ``layer`` layers, in NumPy."""
+    a = X
+    for W, b in params[:layer]:
+        a = np.maximum(a @ W.T + b, 0.0)
+    return a
+
+
 def network_output(params, X):
     """W(x) for every row of X, without dropout: ReLU hidden layers, linear output. Shape (N,)."""
     W, b = params[-1]

@@ -36,7 +36,7 @@ from theory.criteria import (dropout_criterion, network_output, num_enumerated_p
 from theory.exact import MAX_PATTERNS
 from theory.losses import check_loss
 from theory.monte_carlo import mc_dropout_criterion
-from theory.network import as_params
+from theory.network import as_params, plain_values
 from theory.noise import as_keep_probs
 
 KEEP_GRID = tuple(np.round(np.arange(0.1, 1.0001, 0.1), 10))
@@ -127,8 +127,7 @@ def _batchnorm_shift(record, params, X, keep, groups) -> dict:
         var.append(np.asarray(v))
     mean, var = np.stack(mean, axis=1), np.stack(var, axis=1)            # (N, units)
     channel = np.asarray(record.channel)
-    plain = X if l == 0 else _hidden_values(params, X, l)
-    test_values = plain @ M.T + c
+    test_values = plain_values(params, X, l) @ M.T + c
     ratios_train, ratios_running = [], []
     for ch in np.unique(channel):
         units = channel == ch
@@ -139,13 +138,6 @@ def _batchnorm_shift(record, params, X, keep, groups) -> dict:
     return {"module": record.module, "layer": l,
             "train_over_test": float(np.median(ratios_train)),
             "running_over_train": float(np.median(ratios_running))}
-
-
-def _hidden_values(params, X, layer: int):
-    a = X
-    for W, b in params[:layer]:
-        a = np.maximum(a @ np.asarray(W).T + np.asarray(b), 0.0)
-    return a
 
 
 def dropout_report(model_or_params, X, Y, *, keep_prob=None, noise="dropout", groups=None,

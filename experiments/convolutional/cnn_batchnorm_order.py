@@ -113,7 +113,7 @@ def exact_variances(name, params, state, X) -> dict:
 def _variances(name, trained, splits, seed):
     """Per BatchNorm: the test, Monte-Carlo training (with its standard error), exact training
     (None where there is no closed form) and running variances, each (runs, channels)."""
-    params, state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), trained)
+    params, state = cnn_digits.as_float64(trained)
     X = jnp.asarray(np.stack([split.X_train for split in splits]))
     plain = jax.vmap(lambda p, s, x: batchnorm_inputs(ARMS[name], p, s, x))(params, state, X)
     keys = jax.random.split(jax.random.key(seed), len(splits))
@@ -128,10 +128,9 @@ def _variances(name, trained, splits, seed):
 
 
 def compute(*, quick: bool, progress):
-    runs = 2 if quick else cnn_digits.RUNS
-    schedule = cnn_digits.QUICK_SCHEDULE if quick else cnn_digits.SCHEDULE
-    splits, description = cnn_digits.digits_runs(runs)
-    trained = cnn_digits.train_arms(ARMS, splits, schedule, 2800, progress)
+    splits, description, schedule, trained = cnn_digits.train_study(ARMS, quick=quick, seed=2800,
+                                                                    progress=progress)
+    runs = len(splits)
     data = {"runs": runs, "description": description, "arms": {}}
     for i, (name, arch) in enumerate(ARMS.items()):
         progress(f"'{name}': test metrics; every BatchNorm input's variance at test and in "
@@ -208,17 +207,8 @@ def plot(result):
     arms = list(ARMS)
     colors = {"bn_first": COLORS["dropout"], "dropout_first": COLORS["weight_decay"]}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-    losses = np.stack([np.asarray(result["arms"][a]["test"]["loss"]) for a in arms])
-    for run in losses.T:
-        axes[0].plot(range(len(arms)), run, color="grey", lw=0.4, alpha=0.5, zorder=0)
-    for i, arm in enumerate(arms):
-        axes[0].scatter(i + np.linspace(-0.15, 0.15, losses.shape[1]), losses[i], s=9,
-                        color=colors[arm], alpha=0.7, lw=0)
-        axes[0].errorbar(i + 0.28, losses[i].mean(),
-                         yerr=losses[i].std(ddof=1) / np.sqrt(losses.shape[1]), color="black",
-                         marker="_", ms=14, capsize=3)
-    axes[0].set_xticks(range(len(arms)), [LABELS[a] for a in arms], fontsize=8)
-    axes[0].set_title("test cross-entropy (each run; mean +- SE)")
+    cnn_digits.draw_test_measure(axes[0], result, "loss", LABELS, colors,
+                                 "test cross-entropy (each run; mean +- SE)", pairs=True)
     positions, labels = [], []
     for i, arm in enumerate(arms):
         for j, bn in enumerate(result["arms"][arm]["variances"]):

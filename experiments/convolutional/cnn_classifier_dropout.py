@@ -50,10 +50,9 @@ def _logit_variance(trained, splits) -> np.ndarray:
 
 
 def compute(*, quick: bool, progress):
-    runs = 2 if quick else cnn_digits.RUNS
-    schedule = cnn_digits.QUICK_SCHEDULE if quick else cnn_digits.SCHEDULE
-    splits, description = cnn_digits.digits_runs(runs)
-    trained = cnn_digits.train_arms(ARMS, splits, schedule, 2700, progress)
+    splits, description, schedule, trained = cnn_digits.train_study(ARMS, quick=quick, seed=2700,
+                                                                    progress=progress)
+    runs = len(splits)
     data = {"runs": runs, "description": description, "arms": {}}
     for name, arch in ARMS.items():
         progress(f"'{name}': test metrics; the classifier dropout's penalty (Monte Carlo) and logit "
@@ -100,23 +99,14 @@ def plot(result):
     arms = list(ARMS)
     colors = {"none": COLORS["none"], "classifier": COLORS["dropout"]}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-    losses = np.stack([np.asarray(result["arms"][a]["test"]["loss"]) for a in arms])
-    for run in losses.T:
-        axes[0].plot(range(len(arms)), run, color="grey", lw=0.4, alpha=0.5, zorder=0)
-    for i, arm in enumerate(arms):
-        for ax, values in ((axes[0], losses[i]),
-                           (axes[1], np.asarray(result["arms"][arm]["test"]["accuracy"]))):
-            ax.scatter(i + np.linspace(-0.15, 0.15, values.size), values, s=9, color=colors[arm],
-                       alpha=0.7, lw=0)
-            ax.errorbar(i + 0.28, values.mean(), yerr=values.std(ddof=1) / np.sqrt(values.size),
-                        color="black", marker="_", ms=14, capsize=3)
+    cnn_digits.draw_test_measure(axes[0], result, "loss", LABELS, colors,
+                                 "test cross-entropy (each run; mean +- SE)", pairs=True)
+    cnn_digits.draw_test_measure(axes[1], result, "accuracy", LABELS, colors, "test accuracy")
+    for arm in arms:
         penalty = result["arms"][arm]["penalty"]
         axes[2].errorbar(np.asarray(result["arms"][arm]["logit_variance"]),
                          np.asarray(penalty["value"]), yerr=2 * np.asarray(penalty["se"]), fmt="o",
                          ms=4, color=colors[arm], label=f"trained with {LABELS[arm].lower()}")
-    for ax, title in zip(axes[:2], ("test cross-entropy (each run; mean +- SE)", "test accuracy")):
-        ax.set_xticks(range(len(arms)), [LABELS[a] for a in arms], fontsize=8)
-        ax.set_title(title)
     axes[2].set_xlabel("exact mean logit variance the classifier's dropout adds")
     axes[2].set_ylabel("cross-entropy penalty (Monte Carlo, +- 2 SE)")
     axes[2].set_title(f"the classifier dropout's penalty at keep {KEEP_HEAD}, per trained network")

@@ -55,10 +55,9 @@ PENALTIES = {           # each layer's dropout alone, evaluated at every arm's t
 
 
 def compute(*, quick: bool, progress):
-    runs = 2 if quick else cnn_digits.RUNS
-    schedule = cnn_digits.QUICK_SCHEDULE if quick else cnn_digits.SCHEDULE
-    splits, description = cnn_digits.digits_runs(runs)
-    trained = cnn_digits.train_arms(ARMS, splits, schedule, 2600, progress)
+    splits, description, schedule, trained = cnn_digits.train_study(ARMS, quick=quick, seed=2600,
+                                                                    progress=progress)
+    runs = len(splits)
     data = {"runs": runs, "description": description, "arms": {}}
     for name, arch in ARMS.items():
         progress(f"'{name}': test loss and accuracy; penalties of each layer's dropout at the "
@@ -149,20 +148,9 @@ def plot(result):
     arms = list(ARMS)
     colors = {"none": COLORS["none"], "element": COLORS["dropout"], "channel": COLORS["extra1"]}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-    for i, arm in enumerate(arms):
-        for ax, measure in zip(axes[:2], ("loss", "accuracy")):
-            values = np.asarray(result["arms"][arm]["test"][measure])
-            ax.scatter(i + np.linspace(-0.15, 0.15, values.size), values, s=9,
-                       color=colors[arm], alpha=0.7, lw=0)
-            ax.errorbar(i + 0.28, values.mean(), yerr=values.std(ddof=1) / np.sqrt(values.size),
-                        color="black", marker="_", ms=14, capsize=3)
-    # the pairs: one line per run from arm to arm on the test loss
-    losses = np.stack([np.asarray(result["arms"][a]["test"]["loss"]) for a in arms])
-    for run in losses.T:
-        axes[0].plot(range(len(arms)), run, color="grey", lw=0.4, alpha=0.5, zorder=0)
-    for ax, title in zip(axes[:2], ("test cross-entropy (each run; mean +- SE)", "test accuracy")):
-        ax.set_xticks(range(len(arms)), [LABELS[a] for a in arms], fontsize=8)
-        ax.set_title(title)
+    cnn_digits.draw_test_measure(axes[0], result, "loss", LABELS, colors,
+                                 "test cross-entropy (each run; mean +- SE)", pairs=True)
+    cnn_digits.draw_test_measure(axes[1], result, "accuracy", LABELS, colors, "test accuracy")
     width = 0.25
     for j, label in enumerate(PENALTIES):
         for i, arm in enumerate(arms):

@@ -64,9 +64,39 @@ def train_arms(arms: dict, splits, schedule: MinibatchSchedule, seed: int, progr
     return out
 
 
+def train_study(arms: dict, *, quick: bool, seed: int, progress):
+    """(splits, description, schedule, trained) of a study: RUNS digits splits (2 when ``quick``,
+    with the quick schedule) and every arm trained on them (:func:`train_arms`)."""
+    runs = 2 if quick else RUNS
+    schedule = QUICK_SCHEDULE if quick else SCHEDULE
+    splits, description = digits_runs(runs)
+    return splits, description, schedule, train_arms(arms, splits, schedule, seed, progress)
+
+
+def as_float64(trained):
+    """(params, state) stacked over runs, in float64."""
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), trained)
+
+
 def run_of(trained, r: int):
     """Run r's (params, state) in float64."""
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a[r], jnp.float64), trained)
+    return as_float64(jax.tree_util.tree_map(lambda a: a[r], trained))
+
+
+def draw_test_measure(ax, result, measure: str, labels: dict, colors: dict, title: str,
+                      pairs: bool = False):
+    """Every run's test ``measure`` per arm (the arms of ``labels``), its mean +- SE beside it,
+    and with ``pairs`` one grey line per run joining its arms."""
+    values = np.stack([np.asarray(result["arms"][arm]["test"][measure]) for arm in labels])
+    if pairs:
+        for run in values.T:
+            ax.plot(range(len(labels)), run, color="grey", lw=0.4, alpha=0.5, zorder=0)
+    for i, (arm, v) in enumerate(zip(labels, values)):
+        ax.scatter(i + np.linspace(-0.15, 0.15, v.size), v, s=9, color=colors[arm], alpha=0.7, lw=0)
+        ax.errorbar(i + 0.28, v.mean(), yerr=v.std(ddof=1) / np.sqrt(v.size), color="black",
+                    marker="_", ms=14, capsize=3)
+    ax.set_xticks(range(len(labels)), list(labels.values()), fontsize=8)
+    ax.set_title(title)
 
 
 def test_metrics(arch: Architecture, trained, splits) -> dict:
@@ -111,7 +141,7 @@ def penalty_of_runs(arch: Architecture, trained, splits, *, seed: int) -> dict:
                                                        groups=groups, loss="cross_entropy")))
         return {"value": np.asarray(values), "se": np.zeros(len(values)),
                 "route": f"exact ({patterns:,} patterns per example)"}
-    params, state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), trained)
+    params, state = as_float64(trained)
     labels = jnp.asarray(Y.astype(np.int32))
     keys = jax.random.split(jax.random.key(seed), len(splits))
     losses = np.asarray(_sampled_losses(params, state, jnp.asarray(X), labels, keys, arch=arch,

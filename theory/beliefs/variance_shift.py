@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory.criteria import output_moments
-from theory.network import as_inputs, as_params
+from theory.network import as_inputs, as_params, plain_values
 from theory.noise import as_keep_probs, noise_variance
 
 
@@ -32,14 +32,6 @@ def _check_layer(layer, d: int) -> int:
         raise ValueError(f"layer must be a hidden layer 1..{d - 1} (its pre-activations read "
                          f"dropout layer layer - 1), got {layer!r}")
     return int(layer)
-
-
-def _plain_values(params, X, upto: int):
-    """The values of dropout layer ``upto`` without noise (X itself for 0)."""
-    a = X
-    for W, b in params[:upto]:
-        a = np.maximum(a @ W.T + b, 0.0)
-    return a
 
 
 def preactivation_variances(params, X, layer: int, *, keep_prob=0.5):
@@ -55,7 +47,7 @@ def preactivation_variances(params, X, layer: int, *, keep_prob=0.5):
         cut = params[:layer - 1] + ((W[j:j + 1], b[j:j + 1]),)
         mean, var = output_moments(cut, X, keep_prob=keep)
         train.append(np.var(mean) + np.mean(var))
-    z = _plain_values(params, X, layer - 1) @ W.T + b
+    z = plain_values(params, X, layer - 1) @ W.T + b
     return np.asarray(train), np.var(z, axis=0)
 
 
@@ -67,6 +59,6 @@ def one_layer_train_variance(params, X, layer: int, *, keep_prob=0.5):
     layer = _check_layer(layer, len(params))
     p = as_keep_probs(keep_prob, len(params))[layer - 1]
     W, b = params[layer - 1]
-    a = _plain_values(params, X, layer - 1)
+    a = plain_values(params, X, layer - 1)
     test = np.var(a @ W.T + b, axis=0)
     return test + noise_variance(p) * (np.square(W) @ np.mean(np.square(a), axis=0))
