@@ -23,3 +23,18 @@ def torch_default_init(key, K: int, n: int, d: int, *, dtype=jnp.float64):
         params.append((jax.random.uniform(w_key, (n_out, n_in), dtype, -bound, bound),
                        jax.random.uniform(b_key, (n_out,), dtype, -bound, bound)))
     return tuple(params)
+
+
+def torch_default_classifier_init(key, K: int, n: int, d: int, classes: int, *,
+                                  dtype=jnp.float64):
+    """A classifier's network at Torch's default: the hidden layers of :func:`torch_default_init`
+    (same key) and an output layer of ``classes`` nodes drawn the same way from
+    ``jax.random.fold_in(key, 99)``."""
+    if not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"classes must be an integer >= 1 (output nodes), got {classes!r}")
+    hidden = torch_default_init(key, K, n, d, dtype=dtype)[:-1]
+    n_in = K if d == 1 else n
+    bound = 1.0 / n_in ** 0.5
+    w_key, b_key = jax.random.split(jax.random.fold_in(key, 99))
+    return hidden + ((jax.random.uniform(w_key, (classes, n_in), dtype, -bound, bound),
+                      jax.random.uniform(b_key, (classes,), dtype, -bound, bound)),)

@@ -80,6 +80,28 @@ def test_the_sample_count_delivers_its_coverage():
     assert K >= 10 and abs(coverage - 0.95) < 0.03
 
 
+def test_a_classifier_s_sample_count_reads_the_predicted_class_probability():
+    """Cross-entropy: K = ceil((1.96 sd / 0.01)^2) with sd the spread of the softmax probability
+    of the class the exact ensemble predicts, every pattern listed in NumPy."""
+    rng = np.random.default_rng(8)
+    params = random_network(rng, [3, 4, 3])
+    X, Y = rng.normal(size=(6, 3)), np.array([0, 1, 2, 0, 1, 2.0])
+    report = theory.dropout_report(params, X, Y, keep_prob=(0.8, 0.5), loss="cross_entropy",
+                                   keep_grid=())
+    counts = []
+    for x in X:
+        D, P, _ = pattern_outputs(params, x, (0.8, 0.5), every_output=True)
+        s = np.exp(D - D.max(axis=1, keepdims=True))
+        s /= s.sum(axis=1, keepdims=True)
+        mean = P @ s
+        c = int(np.argmax(mean))
+        counts.append(np.ceil(1.959963984540054 ** 2 * (P @ (s[:, c] - mean[c]) ** 2) / 1e-4))
+    assert report.mc_tolerance == 0.01
+    assert (report.mc_samples_median, report.mc_samples_max) == (int(np.median(counts)),
+                                                                 int(max(counts)))
+    assert "MC-dropout samples" in str(report)
+
+
 def test_variance_shift_at_a_batchnorm_that_reads_a_dropout_layer(torch):
     """Conv -> ReLU -> Dropout -> Conv -> BatchNorm: the dropped values are not noisy themselves, so
     the training variance per channel is the test variance plus the mean over the channel's units

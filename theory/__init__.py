@@ -23,12 +23,13 @@ from theory.exact import MAX_PATTERNS  # noqa: E402
 from theory.losses import LOSSES  # noqa: E402
 from theory.monte_carlo import mc_dropout_criterion  # noqa: E402
 from theory.noise import NOISE_KINDS  # noqa: E402
+from theory.prediction import mc_prediction_averages, prediction_moments  # noqa: E402
 from theory.torch_adapter import from_torch  # noqa: E402
 from theory.report import DropoutReport, dropout_report  # noqa: E402
 
 __all__ = [
     "DropoutReport", "LOSSES", "MAX_PATTERNS", "NOISE_KINDS", "deviation_moments",
     "dropout_criterion", "dropout_penalty", "dropout_report",
-    "from_torch", "l2_criterion", "l2_penalty", "mc_dropout_criterion", "network_output",
-    "num_enumerated_patterns", "output_moments", "risk",
+    "from_torch", "l2_criterion", "l2_penalty", "mc_dropout_criterion", "mc_prediction_averages",
+    "network_output", "num_enumerated_patterns", "output_moments", "prediction_moments", "risk",
 ]

@@ -55,7 +55,7 @@ import numpy as np
 
 from theory.compile_options import long_running_jit
 from theory.gaussian_relu import relu_mean, relu_product_mean, relu_second_moment
-from theory.losses import pointwise_loss
+from theory.losses import pointwise_loss, predictions
 from theory.network import network_output, widths
 from theory.noise import Noise, noise_variance, noisy_preactivation
 
@@ -544,15 +544,21 @@ def make_loss_plan(params, noise: Noise, num_examples: int, max_patterns: int = 
                 tail_chunk=1, example_block=1)
 
 
+def _every_pattern_chunk(plan: Plan, params, X, keep, unit_keep, i):
+    """Chunk ``i`` of a plan that enumerates every unit (:func:`make_loss_plan`): the patterns'
+    probabilities (C,) and the network's outputs under them (C or 1, N, outputs)."""
+    index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
+    kept = _bits(index, sum(plan.outer_units))                               # (C, m)
+    outputs = _outer_values(plan, params, X, keep, kept, plan.outer_layers, plan.outer_units)
+    return _pattern_probabilities(kept, unit_keep), outputs
+
+
 @long_running_jit(static_argnames=("plan", "loss"), long_if=long_enumeration)
 def _enumerate_losses(params, X, Y, keep, *, plan: Plan, loss: str):
     unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
 
     def chunk_losses(i, acc):
-        index = i * plan.chunk + jnp.arange(plan.chunk, dtype=jnp.int64)
-        kept = _bits(index, sum(plan.outer_units))                           # (C, m)
-        prob = _pattern_probabilities(kept, unit_keep)                       # (C,)
-        outputs = _outer_values(plan, params, X, keep, kept, plan.outer_layers, plan.outer_units)
+        prob, outputs = _every_pattern_chunk(plan, params, X, keep, unit_keep, i)
         losses = pointwise_loss(loss, outputs, Y)                            # (1 or C, N)
         return (acc[0] + prob @ jnp.broadcast_to(losses, (plan.chunk,) + Y.shape),)
 
@@ -567,3 +573,38 @@ def expected_losses(params, X, Y, noise: Noise, loss: str, *, max_patterns: int 
     plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
     return _enumerate_losses(params, X, jnp.asarray(Y), noise.keep_array(X.dtype), plan=plan,
                              loss=loss)
+
+
+@long_running_jit(static_argnames=("plan", "loss"), long_if=long_enumeration)
+def _enumerate_prediction_moments(params, X, keep, center, *, plan: Plan, loss: str):
+    unit_keep = _unit_keeps(plan.outer_layers, plan.outer_units, keep, X.dtype)
+
+    def chunk_moments(i, acc):
+        prob, outputs = _every_pattern_chunk(plan, params, X, keep, unit_keep, i)
+        value = jnp.broadcast_to(predictions(loss, outputs),
+                                 (plan.chunk,) + center.shape)               # (C, N, outputs)
+        deviation = jnp.abs(value - center)
+        first, second, third, largest = acc
+        return (first + jnp.einsum("c,cno->no", prob, value),
+                second + jnp.einsum("c,cno->no", prob, jnp.square(deviation)),
+                third + jnp.einsum("c,cno->no", prob, deviation ** 3),
+                jnp.maximum(largest, deviation.max(axis=0)))
+
+    zeros = jnp.zeros_like(center)
+    return _chunked(plan, chunk_moments, (zeros,) * 4)
+
+
+def prediction_moments(params, X, noise: Noise, loss: str, *, max_patterns: int = MAX_PATTERNS):
+    """Per example and output, the exact distribution summary of one stochastic forward pass's
+    prediction s(R) (:func:`theory.losses.predictions`: the output, sigmoid or softmax): its mean
+    E_R s, variance, third absolute central moment E_R |s - E s|^3 and largest deviation
+    max_R |s - E s| over patterns, by enumerating every pattern of every dropout layer (two passes:
+    the mean, then the moments about it). ``params``, ``X`` validated; shapes (N, outputs)."""
+    plan = make_loss_plan(params, noise, X.shape[0], max_patterns)
+    keep = noise.keep_array(X.dtype)
+    num_outputs = params[-1][0].shape[0]
+    center = jnp.zeros((X.shape[0], num_outputs), X.dtype)
+    mean = _enumerate_prediction_moments(params, X, keep, center, plan=plan, loss=loss)[0]
+    _, variance, third, largest = _enumerate_prediction_moments(params, X, keep, mean, plan=plan,
+                                                                loss=loss)
+    return mean, variance, third, largest

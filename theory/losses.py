@@ -86,3 +86,14 @@ def pointwise_loss(loss: str, outputs, y):
     y = jnp.broadcast_to(y, outputs.shape[:-1])
     chosen = jnp.take_along_axis(outputs, y[..., None], axis=-1)[..., 0]
     return jax.nn.logsumexp(outputs, axis=-1) - chosen
+
+
+def predictions(loss: str, outputs):
+    """What a network trained under ``loss`` predicts from its outputs (..., C): the output itself
+    (square loss, (..., 1)), the probability of label 1, sigmoid(D) (logistic, (..., 1)), or the
+    class probabilities softmax(D) (cross-entropy, (..., C)). MC dropout averages these."""
+    if loss == "square":
+        return outputs
+    if loss == "logistic":
+        return jax.nn.sigmoid(outputs)
+    return jax.nn.softmax(outputs, axis=-1)

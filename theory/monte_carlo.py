@@ -44,14 +44,15 @@ def _check_key(key):
     raise TypeError("key must be a single jax.random key, e.g. jax.random.key(0)")
 
 
-@long_running_jit(static_argnames=("noise", "chunk", "num_chunks", "analytic_last_layer", "loss"))
-def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, chunk, num_chunks,
+@long_running_jit(static_argnames=("noise", "noisy", "chunk", "num_chunks", "analytic_last_layer",
+                                   "loss"))
+def _sample_losses(key, params, X, Y, weights, keep, *, noise: Noise, noisy, chunk, num_chunks,
                    analytic_last_layer, loss):
     d = len(params)
 
     def chunk_losses(chunk_key):
         raw = draw_raw(chunk_key, noise, params, (chunk, X.shape[0]))
-        values = realise_all(noise, raw, keep)
+        values = realise_all(noise, raw, keep, noisy)
         if analytic_last_layer:
             h = noisy_hidden(noise, params, X, values, keep)
             mean, var = output_layer_moments(params, h, keep[d - 1], noise.groups[d - 1])
@@ -105,6 +106,7 @@ def mc_dropout_criterion(key, params, X, Y, *, keep_prob=0.5, noise="dropout", g
     num_chunks = -(-int(num_samples) // chunk)
     keep = spec.keep_array()
     losses = _sample_losses(key, params, X, Y, weights, keep, noise=spec._replace(keep=None),
+                            noisy=tuple(map(spec.is_noisy, range(spec.depth))),
                             chunk=chunk, num_chunks=num_chunks,
                             analytic_last_layer=bool(analytic_last_layer), loss=loss)
     losses = np.asarray(losses)[:num_samples]

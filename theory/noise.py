@@ -200,9 +200,12 @@ def realise(noise: Noise, raw, keep):
     return raw < keep
 
 
-def realise_all(noise: Noise, raw, keeps) -> list:
-    """:func:`realise` for every dropout layer: raw draws (one entry per layer) -> noise values."""
-    return [realise(noise, r, keeps[layer]) for layer, r in enumerate(raw)]
+def realise_all(noise: Noise, raw, keeps, noisy=None) -> list:
+    """:func:`realise` for every dropout layer: raw draws (one entry per layer) -> noise values.
+    ``noisy``: optional static booleans, one per layer (:meth:`Noise.is_noisy`); a layer marked
+    False (keep 1) gets None, no noise, and XLA drops its unused raw draw (for a wide input layer most of the random numbers)."""
+    return [realise(noise, r, keeps[layer]) if noisy is None or noisy[layer] else None
+            for layer, r in enumerate(raw)]
 
 
 def noisy_preactivation(kind: str, group_index, a, W, b, value, keep):

@@ -13,9 +13,10 @@ network in our layout, and data, and returns a :class:`DropoutReport` that print
 - J_D at fixed weights against the keep probability of every noisy layer on a grid, and its exact
   minimiser there (a bounded scalar search on the exact criterion; a local optimum if J_D has several);
 - how many MC-dropout samples K make the average of K stochastic forward passes land within a
-  tolerance of the exact predictive mean with 95% probability (square loss: the normal approximation
-  K = (1.96 sd_R(x) / tol)^2 per example with the exact sd_R(x), tol = 1% of the output's standard
-  deviation over the data);
+  tolerance of the exact ensemble prediction with 95% probability: the normal approximation
+  K = (1.96 sd(x) / tol)^2 per example with the exact sd(x) of one pass (:mod:`theory.prediction`),
+  for the output under the square loss (tol = 1% of its standard deviation over the data) and the
+  predicted class's probability under the other losses (tol = 0.01);
 - for a model with BatchNorm, the variance shift at each BatchNorm input (Li, Chen, Hu and Yang, CVPR
   2019): the exact training-mode variance per channel (dropout's masks, every BatchNorm on its running
   statistics) against the test-mode variance and the running variance the model holds.
@@ -38,9 +39,9 @@ from theory.losses import check_loss
 from theory.monte_carlo import mc_dropout_criterion
 from theory.network import as_params, plain_values
 from theory.noise import as_keep_probs
+from theory.prediction import prediction_moments, samples_normal
 
 KEEP_GRID = tuple(np.round(np.arange(0.1, 1.0001, 0.1), 10))
-Z95 = 1.959963984540054
 NEGATIVE = -1e-12
 
 
@@ -150,8 +151,9 @@ def dropout_report(model_or_params, X, Y, *, keep_prob=None, noise="dropout", gr
     ``keep_prob`` / ``groups`` are passed) or a network in our layout (then ``keep_prob`` is
     required). ``X``: (N, K), or (N, C, H, W) / (N, C, L) images, flattened here in PyTorch's order.
     ``Y``: (N,) targets or class labels. ``keep_grid``: the keep probabilities of the sweep.
-    ``mc_tolerance``: the MC-dropout sample count's tolerance on the predictive mean (default 1% of
-    the output's standard deviation over X). ``key`` and ``num_samples``: the Monte-Carlo route's,
+    ``mc_tolerance``: the MC-dropout sample count's tolerance on the ensemble prediction (default
+    1% of the output's standard deviation over X under the square loss, 0.01 in the predicted
+    class's probability under the others). ``key`` and ``num_samples``: the Monte-Carlo route's,
     used only when the exact one is out of reach."""
     if mc_tolerance is not None and not (np.isfinite(mc_tolerance) and mc_tolerance > 0):
         raise ValueError(f"mc_tolerance must be a number > 0 (the accuracy wanted of the MC-dropout "
@@ -222,11 +224,11 @@ def _exact_sections(report, params, X, Y, keep, noise, groups, loss, keep_grid, 
         report.gap_mean_abs = float(np.mean(np.abs(gaps)))
     if any(k < 1.0 for k in keep) and keep_grid:
         _keep_sweep(report, params, X, Y, keep, noise, groups, loss, keep_grid)
-    if loss == "square":
-        _mc_samples(report, params, X, keep, noise, groups, mc_tolerance)
+    if noise == "gaussian" and loss != "square":
+        report.notes.append("the MC-sample count needs the prediction's exact variance, which "
+                            "Gaussian noise under a non-square loss has no route to: not computed")
     else:
-        report.notes.append("the MC-sample count needs the exact expected softmax: not in this "
-                            "version (square loss only)")
+        _mc_samples(report, params, X, keep, noise, groups, loss, mc_tolerance)
     report.batchnorm_shift = [_batchnorm_shift(record, params, X, keep, groups)
                               for record in batchnorms]
 
@@ -258,16 +260,25 @@ def _keep_sweep(report, params, X, Y, keep, noise, groups, loss, keep_grid):
                         "point (a local optimum if J_D has several)")
 
 
-def _mc_samples(report, params, X, keep, noise, groups, tolerance):
-    """Per example, the K with P(|mean of K passes - m(x)| <= tol) = 95% by the normal
-    approximation, K = (1.96 sd_R(x) / tol)^2, with the exact sd_R(x)."""
-    _, var = output_moments(params, X, keep_prob=keep, noise=noise, groups=groups)
-    if tolerance is None:
-        spread = float(np.std(np.asarray(network_output(params, X))))
-        tolerance = 0.01 * spread if spread > 0 else 1e-3
-    samples = np.ceil((Z95 ** 2) * np.asarray(var) / tolerance ** 2).astype(np.int64)
-    samples = np.maximum(samples, 1)
+def _mc_samples(report, params, X, keep, noise, groups, loss, tolerance):
+    """Per example, the K with P(|mean of K passes - exact ensemble| <= tol) = 95% by the normal
+    approximation, K = (1.96 sd(x) / tol)^2, with the exact sd(x) of one pass's prediction
+    (:mod:`theory.prediction`): the output under the square loss (tol default 1% of its standard
+    deviation over X), the probability of the predicted class (the exact ensemble's argmax) under
+    the other losses (tol default 0.01)."""
+    if loss == "square":
+        mean, var = output_moments(params, X, keep_prob=keep, noise=noise, groups=groups)
+        if tolerance is None:
+            spread = float(np.std(np.asarray(network_output(params, X))))
+            tolerance = 0.01 * spread if spread > 0 else 1e-3
+    else:
+        moments = prediction_moments(params, X, keep_prob=keep, noise=noise, groups=groups,
+                                     loss=loss)
+        var = moments.variance
+        if loss == "cross_entropy":
+            var = var[np.arange(X.shape[0]), np.argmax(moments.mean, axis=1)]
+        tolerance = 0.01 if tolerance is None else tolerance
+    samples = samples_normal(var, tolerance)
     report.mc_tolerance = tolerance
     report.mc_samples_median = int(np.median(samples))
     report.mc_samples_max = int(samples.max())
-

@@ -30,14 +30,13 @@ other way, else it is undecided.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import COLORS, Finding, rounding_bound
 from experiments.shared import statistics
 from experiments.shared.datasets import load_runs
 from experiments.shared.split_training import stacked, train_on_splits
-from sgd.initialisation import torch_default_init
+from sgd.initialisation import torch_default_classifier_init
 from sgd.training import Regime, Schedule
 from theory.evaluation import exact_inference_gaps, exact_per_example_penalties
 
@@ -52,17 +51,6 @@ NEGATIVE = -1e-9     # a penalty below this is negative beyond rounding
 FLOOR = 1e-12        # the label dependence is drawn on a log axis; rounding-level values at FLOOR
 
 
-def _init(key, K, d, classes):
-    """Torch's default initialisation of a network with ``classes`` outputs: the hidden layers of
-    :func:`torch_default_init` and an output layer drawn the same way."""
-    hidden = torch_default_init(key, K, HIDDEN, d)[:-1]
-    n_in = K if d == 1 else HIDDEN
-    bound = 1.0 / np.sqrt(n_in)
-    w_key, b_key = jax.random.split(jax.random.fold_in(key, 99))
-    return hidden + ((jax.random.uniform(w_key, (classes, n_in), jnp.float64, -bound, bound),
-                      jax.random.uniform(b_key, (classes,), jnp.float64, -bound, bound)),)
-
-
 def _dataset(name, runs, schedule, progress):
     splits, description = load_runs(name, runs)
     classes = splits[0].num_classes
@@ -73,7 +61,8 @@ def _dataset(name, runs, schedule, progress):
     for d in DEPTHS:
         keep = (1.0,) + (KEEP,) * (d - 1)
         regimes = {"dropout": Regime(keep_prob=np.asarray(keep)), "none": Regime(keep_prob=np.ones(d))}
-        inits = [_init(jax.random.fold_in(jax.random.key(178 + d), r), K, d, classes)
+        inits = [torch_default_classifier_init(jax.random.fold_in(jax.random.key(178 + d), r), K,
+                                              HIDDEN, d, classes)
                  for r in range(runs)]
         progress(f"{name}, depth {d}: training {runs * len(REGIMES)} networks x "
                  f"{schedule.steps:,} SGD steps on the cross-entropy")
