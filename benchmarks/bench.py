@@ -26,6 +26,8 @@ writes nothing else (no figure, no cache). What it measures:
   enumeration of all 2^16 node patterns (theory.enumeration, NumPy) and Monte Carlo run until its
   standard error is 1e-3 of the value.
 * Random bits: a step's draws with the masks in 1-bit fields against 32-bit words.
+* Dropout's cost per step (issue 27, part 5): the same 1,500 Figure 2 models with dropout and
+  without, in our engine and in batched eager PyTorch.
 * The roofline (benchmarks/roofline.py): the machine's peak float64 and 32-bit integer rates,
   measured on data in registers, and the Figure 2 step's operations give a bound in model-steps per
   second; the engine's fraction of it is reported at every size.
@@ -145,7 +147,7 @@ PEERS = ("torch_eager", "torch_compiled", "torch_hand_gradient")
 """The batched PyTorch peers (see :func:`bench_torch_batched`); the ratio is against the best."""
 
 
-def bench_torch_batched(models, steps, repeats, mode):
+def bench_torch_batched(models, steps, repeats, mode, draw_masks=True):
     """Every model in one set of tensors ((M, n, K) weights), one example and one pair of masks per
     model per step (both masks from one ``torch.rand``), float32, in-place updates. The layout is
     the one that suits PyTorch's CPU kernels here: a broadcast multiply and a sum over the 5 inputs
@@ -157,6 +159,9 @@ def bench_torch_batched(models, steps, repeats, mode):
     * ``torch_hand_gradient``: the gradient written out by hand, as our engine does, and the whole
       step (draws, forward, backward, update) one ``torch.compile``d function: Inductor fuses it
       into loops over the models.
+
+    ``draw_masks=False``: no dropout modules, so no masks are drawn (what a network without dropout
+    costs in PyTorch; the models' keep probabilities must all be 1).
     """
     import torch
     keys, params, X, Y, regime = models
@@ -172,9 +177,14 @@ def bench_torch_batched(models, steps, repeats, mode):
                                      ("keep_prob", "lam", "dampening", "decay_biases"))
     lr = torch.tensor(0.01)              # a tensor: torch.compile would specialise on a float
 
+    if not draw_masks and not bool(torch.all(keep == 1)):
+        raise ValueError("draw_masks=False needs every model's keep probability to be 1")
+    ones = torch.ones(count, K + N_HIDDEN)
+
     def draws():
         index = torch.randint(N_EXAMPLES, (count,))
-        masks = (torch.rand(count, K + N_HIDDEN) < keep[:, None]) / keep[:, None]
+        masks = (torch.rand(count, K + N_HIDDEN) < keep[:, None]) / keep[:, None] if draw_masks \
+            else ones
         return inputs[models_index, index] * masks[:, :K], masks[:, K:], labels[models_index, index]
 
     if mode == "torch_hand_gradient":
@@ -236,6 +246,30 @@ def bench_torch_batched(models, steps, repeats, mode):
     median, times = _median_time(run, repeats, warmup=lambda: run(20))
     return _throughput(count, steps, median, times, torch=torch.__version__,
                        threads=torch.get_num_threads(), dtype="float32", mode=mode)
+
+
+DROPOUT_COST_RUNS = 300         # x 5 scales: 1,500 models of one regime
+
+
+def bench_dropout_cost(repeats, have_torch, quick=False):
+    """Issue 27, part 5: the wall-clock cost per step of dropout, the same 1,500 Figure 2 models
+    trained with dropout (keep 1/2 on inputs and hidden nodes) and without (keep 1), in our engine
+    and in batched eager PyTorch (which, without dropout, draws no masks)."""
+    out = {}
+    for regime in ("dropout", "none"):
+        _, keys, params, X, Y, per_network = parity_protocol.protocol_runs(
+            DROPOUT_COST_RUNS, {regime: parity_protocol.REGIMES[regime]}, {"torch7": 0.5})
+        models = (keys, params, X, Y, per_network)
+        steps, peer_steps = (100, 20) if quick else (10_000, 1_000)
+        _log(f"dropout's cost per step: {regime}, {keys.shape[0]:,} models")
+        out[regime] = {"engine": bench_engine(models, steps, repeats)}
+        out[regime]["torch_eager"] = bench_torch_batched(
+            models, peer_steps, repeats, "torch_eager", draw_masks=regime == "dropout") \
+            if have_torch else {"skipped": "PyTorch not installed"}
+    out["time_ratio"] = {
+        peer: out["none"][peer]["model_steps_per_s"] / out["dropout"][peer]["model_steps_per_s"]
+        for peer in ("engine", "torch_eager") if "model_steps_per_s" in out["none"][peer]}
+    return out
 
 
 def bench_jax_python_loop(models, steps, repeats):
@@ -455,6 +489,17 @@ def _roofline_lines(results) -> list:
         + " (goal 25% at 15,000)."]
 
 
+def _dropout_cost_lines(results) -> list:
+    cost = results["dropout_step_cost"]
+    lines = ["## Dropout's cost per SGD step (1,500 Figure 2 models of one regime)", "",
+             "| | with dropout | without | time per step, with / without |", "|---|---|---|---|"]
+    for peer, label in (("engine", "ours"), ("torch_eager", "batched PyTorch, eager")):
+        if peer in cost["time_ratio"]:
+            lines.append(f"| {label} (M model-steps/s) | {_rate(cost['dropout'][peer])} | "
+                         f"{_rate(cost['none'][peer])} | {cost['time_ratio'][peer]:.2f} |")
+    return lines
+
+
 def _setup_lines(results) -> list:
     return ["## Setting up the protocol's runs (first call, compilation included)", "",
             "| runs | networks | seconds |", "|---|---|---|"] + [
@@ -497,7 +542,8 @@ def write_markdown(results):
              f"{machine['jax_devices']} JAX devices), {machine['platform']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
              + ". Regenerate with `make bench` (about 11 minutes).", ""]
-    lines += (_sgd_lines(results) + [""] + _roofline_lines(results) + [""] + _setup_lines(results)
+    lines += (_sgd_lines(results) + [""] + _roofline_lines(results) + [""]
+              + _dropout_cost_lines(results) + [""] + _setup_lines(results)
               + [""] + _exact_lines(results))
     (OUT / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
@@ -560,6 +606,7 @@ def main(argv=None):
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
         _log(f"roofline skipped: {error}")
         results["roofline"] = {"skipped": str(error)}
+    results["dropout_step_cost"] = bench_dropout_cost(repeats, have_torch, args.quick)
     _log("exact J_D: subset sums against the per-pattern route (K = 4, n = 20, d = 3)")
     results["exact_split"] = bench_exact_split(args.quick, repeats)
     results["exact_split_speedup"] = results["exact_split"]["speedup"]

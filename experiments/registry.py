@@ -6,7 +6,8 @@
   explicit-regulariser theories (B33-B49);
 - ``real_data``: the paper's questions on scikit-learn's bundled data sets (B50-B64);
 - ``convolutional``: where dropout goes in a small CNN on digits, with BatchNorm (B65-B72);
-- ``practice``: the practitioner's questions (how many MC-dropout passes, ...), B73 on.
+- ``practice``: the practitioner's questions (how many MC-dropout passes, how much longer to
+  train, ...), B73 on.
 
 Experiment NAME is the module ``experiments/FAMILY/NAME.py``; adding one is that module and its name
 here. Its dependencies are what it imports (:mod:`experiments.dependencies`) and the cached results
@@ -24,7 +25,7 @@ FAMILIES = {
     "beliefs": ("practitioner_claims", "approximations"),
     "real_data": ("real_input_scale", "real_label_noise", "real_cross_entropy", "real_depth"),
     "convolutional": ("cnn_dropout_between_convs", "cnn_classifier_dropout", "cnn_batchnorm_order"),
-    "practice": ("mc_dropout_samples",),
+    "practice": ("mc_dropout_samples", "dropout_training_time"),
 }
 EXPERIMENTS = tuple(name for names in FAMILIES.values() for name in names)
 FAMILY = {name: family for family, names in FAMILIES.items() for name in names}

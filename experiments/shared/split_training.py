@@ -21,13 +21,14 @@ def stacked(splits, run, field: str) -> np.ndarray:
 
 
 def train_on_splits(splits, run, regimes, inits, key, schedule: Schedule, *, X=None, Y=None,
-                    loss: str = "square"):
+                    loss: str = "square", every_checkpoint: bool = False):
     """The final parameters of the networks of the grid: network i uses split ``run[i]``, starts
     from ``inits[run[i]]``, trains under ``regimes[i]`` (a list of :class:`sgd.training.Regime`)
     with the i-th key of ``jax.random.split(key, len(run))``; ``X`` and ``Y`` default to each
-    network's training set."""
+    network's training set. With ``every_checkpoint`` the parameters at every checkpoint instead
+    (leaves (networks, checkpoints, ...))."""
     X = stacked(splits, run, "X_train") if X is None else X
     Y = stacked(splits, run, "Y_train") if Y is None else Y
     trained = train(jax.random.split(key, len(run)), stack_runs([inits[r] for r in run]), X, Y,
                     stack_runs(regimes), schedule, loss=loss)
-    return final_checkpoint(trained.params)
+    return trained.params if every_checkpoint else final_checkpoint(trained.params)

@@ -1,0 +1,28 @@
+"""The practitioner studies' own arithmetic (experiments/practice): the time-to-train clocks of
+dropout_training_time on curves whose answers are known by hand."""
+
+import numpy as np
+
+from experiments.practice.dropout_training_time import steps_to_common_test_loss, steps_to_train
+
+
+def test_time_to_train_is_the_first_checkpoint_within_one_percent_of_the_way():
+    curves = np.array([[1.0, 0.5, 0.1, 0.005, 0.0],      # target 0.01: checkpoint 3
+                       [1.0, 0.0, 0.5, 0.3, 0.2],        # below the final early: checkpoint 1
+                       [0.4, 0.5, 0.6, 0.5, 0.45],       # never improves: no time
+                       [2.0, 1.0, 1.0, 1.0, 1.0]])       # at the final from checkpoint 1
+    steps = steps_to_train(curves, log_every=100)
+    np.testing.assert_array_equal(steps[[0, 1, 3]], [300.0, 100.0, 100.0])
+    assert np.isnan(steps[2])
+    assert steps_to_train(curves[:1], log_every=100, fraction=0.2)[0] == 200.0
+
+
+def test_steps_to_a_common_test_loss_use_the_higher_best():
+    task = {"log_every": 10,
+            "dropout_test": np.array([[1.0, 0.6, 0.4, 0.3], [1.0, 0.9, 0.8, 0.7]]),
+            "none_test": np.array([[1.0, 0.5, 0.45, 0.5], [1.0, 0.6, 0.6, 0.6]])}
+    # seed 0: target max(0.3, 0.45) = 0.45 -> dropout at 2, none at 2;
+    # seed 1: target max(0.7, 0.6) = 0.7 -> dropout at 3, none at 1.
+    with_, without = steps_to_common_test_loss(task)
+    np.testing.assert_array_equal(with_, [20, 30])
+    np.testing.assert_array_equal(without, [20, 10])
