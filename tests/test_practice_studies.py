@@ -26,3 +26,23 @@ def test_steps_to_a_common_test_loss_use_the_higher_best():
     with_, without = steps_to_common_test_loss(task)
     np.testing.assert_array_equal(with_, [20, 30])
     np.testing.assert_array_equal(without, [20, 10])
+
+
+def test_underfitting_begins_where_the_median_risk_leaves_the_keep_one_value():
+    from experiments.practice.underfitting_vs_keep import underfitting_begins
+
+    keeps = (0.25, 0.5, 0.75, 1.0)
+    risk = np.array([[0.9, 0.5, 0.12, 0.1], [0.7, 0.3, 0.35, 0.1], [0.8, 0.4, 0.1, 0.1]])
+    # medians 0.8, 0.4, 0.12, 0.1: above 0.1 + 0.1 * 1.0 at keeps 0.25 and 0.5
+    assert underfitting_begins(keeps, risk, 1.0) == 0.5
+    assert underfitting_begins(keeps, risk, 1.0, share=0.9) is None
+
+
+def test_a_diverged_run_counts_as_the_worse_of_its_pair():
+    from experiments.practice.underfitting_vs_keep import paired_differences
+
+    end = np.array([0.5, np.nan, 0.2, np.inf])
+    middle = np.array([0.3, 0.4, np.nan, np.nan])
+    d = paired_differences(end, middle)
+    np.testing.assert_allclose(d[:3], [0.2, 1.2, -1.2])
+    assert d[3] == 0.0                                   # both diverged: a tie
