@@ -35,12 +35,14 @@ ifeq ($(filter test test-all bench clean distclean,$(MAKECMDGOALS)),)
 endif
 # The longest experiments first (cold, on a fresh clone on this 2-core machine, 2026-12-01, after
 # the compile levels: 265, 198, 95, 84, 71, 37, 34 and 28 s of computing; the CNN studies, measured
-# alone on a warm machine: about 95, 95 and 50 s; mc_dropout_samples about 40 s), so that the jobs, one per
+# alone on a warm machine: about 95, 95 and 50 s; the practice studies, alone: underfitting_vs_keep
+# 56 s, mc_dropout_samples 40 s, dropout_training_time 35 s), so that the jobs, one per
 # core, finish together instead of one core running a long one alone at the end; the rest in the
 # registry's order.
 LONGEST := practitioner_claims fig2_input_scale cnn_dropout_between_convs cnn_batchnorm_order \
-           real_depth real_label_noise depth_penalty cnn_classifier_dropout mc_dropout_samples \
-           negative_weights variants_negative_weights variants_depth
+           real_depth real_label_noise underfitting_vs_keep depth_penalty cnn_classifier_dropout \
+           mc_dropout_samples dropout_training_time negative_weights variants_negative_weights \
+           variants_depth
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
