@@ -54,8 +54,9 @@ CLAIMS = ()
 
 RUNS, HIDDEN, KEEP, CHECKPOINTS = statistics.MIN_PAIRS, 8, 0.5, 50
 FRACTION = 0.01                     # time to train: within 1% of the way to the final value
+SENSITIVITY = (0.05, 0.1)           # the same clock at looser fractions, reported beside
 BELIEF = (2.0, 3.0)
-TASKS = ("parity", "diabetes", "breast_cancer")
+TASKS = ("figure2_task", "diabetes", "breast_cancer")
 ARMS = ("dropout", "none")
 PARITY_KEEP = 0.5                   # the paper's dropout on the Figure 2 task (inputs and hidden)
 
@@ -68,7 +69,7 @@ def _flat(checkpoints, X, Y):
     return flat, np.repeat(np.asarray(X), count, axis=0), np.repeat(np.asarray(Y), count, axis=0)
 
 
-def _parity(runs, quick, progress):
+def _figure2_task(runs, quick, progress):
     """The Figure 2 task at scale 1: runs x (dropout, none); each arm's own exact objective along
     training, J_D (keep 1/2) with dropout and R without."""
     steps = 10_000 if quick else 100_000
@@ -135,7 +136,7 @@ def _real(name, runs, quick, progress):
 
 def compute(*, quick: bool, progress):
     runs = 4 if quick else RUNS
-    tasks = {"parity": _parity(runs, quick, progress)}
+    tasks = {"figure2_task": _figure2_task(runs, quick, progress)}
     for name in TASKS[1:]:
         tasks[name] = _real(name, runs, quick, progress)
     data = {"runs": runs, "fraction": FRACTION, "belief": BELIEF, "tasks": tasks}
@@ -158,6 +159,11 @@ def _ratios(task, fraction):
         ratio = steps["dropout"] / steps["none"]
     valid = np.isfinite(ratio) & (ratio > 0)
     return steps, ratio, valid
+
+
+def _median_ratio(task, fraction):
+    _, ratio, valid = _ratios(task, fraction)
+    return float(np.median(ratio[valid]))
 
 
 def steps_to_common_test_loss(task):
@@ -184,20 +190,25 @@ def findings(data):
     adjusted = dict(zip(tests, statistics.holm([t.p_two_sided for t in tests.values()])))
     verdict = {k: statistics.direction_verdict(t, adjusted[k]) for k, t in tests.items()}
     names = list(data["tasks"])
+    looser = "; ".join(f"{n}: " + ", ".join(f"{_median_ratio(data['tasks'][n], f):.2f} at {f:.0%}"
+                                            for f in SENSITIVITY) for n in names)
     longer = [f"{parts[n]}; log r > 0: {statistics.describe_sign_test(tests[n, 'longer'], adjusted[n, 'longer'], 'log r')}"
-              for n in names]
+              for n in names] + [f"median ratio with the clock at looser fractions of the way: {looser}"]
     belief = [f"{n}: r > 2 {statistics.describe_sign_test(tests[n, 'at_least_2'], adjusted[n, 'at_least_2'], 'log(r/2)')}; "
               f"r < 3 {statistics.describe_sign_test(tests[n, 'at_most_3'], adjusted[n, 'at_most_3'], 'log(3/r)')}"
               for n in names]
     return [
-        Finding("B77", "Dropout takes longer to train: more SGD steps to come within 1% of the way "
-                       "to the final loss (paired by seed; Figure 2 task, diabetes, breast cancer)",
+        Finding("B77", "Dropout takes longer to train, by the clock 'steps until the arm's own "
+                       "exact objective is within 1% of the way from its initial to its last "
+                       "checkpoint's value' (paired by seed; Figure 2 task, diabetes, breast "
+                       "cancer)",
                 " | ".join(longer),
                 "d = log(steps with dropout / steps without) > 0, exact sign test per task, Holm "
                 "over B77-B78's nine tests; holds in SGD when all three tasks do",
                 statistics.combined_verdict(verdict[n, "longer"] for n in names)),
         Finding("B78", "'A dropout network typically takes 2-3 times longer to train' (Srivastava et "
-                       "al., JMLR 2014): the ratio of steps lies between 2 and 3",
+                       "al., JMLR 2014), by B77's clock: the ratio of steps lies between 2 and 3 "
+                       "(B79 gives the test-loss clock)",
                 " | ".join(belief),
                 "per task, log(r/2) > 0 and log(3/r) > 0 by exact sign tests (Holm as B77); holds "
                 "in SGD when both do for every task, fails in SGD when either is significant the "
