@@ -25,7 +25,8 @@ FAMILIES = {
     "beliefs": ("practitioner_claims", "approximations"),
     "real_data": ("real_input_scale", "real_label_noise", "real_cross_entropy", "real_depth"),
     "convolutional": ("cnn_dropout_between_convs", "cnn_classifier_dropout", "cnn_batchnorm_order"),
-    "practice": ("mc_dropout_samples", "dropout_training_time", "underfitting_vs_keep"),
+    "practice": ("mc_dropout_samples", "dropout_training_time", "underfitting_vs_keep",
+                 "rate_choice"),
 }
 EXPERIMENTS = tuple(name for names in FAMILIES.values() for name in names)
 FAMILY = {name: family for family, names in FAMILIES.items() for name in names}

@@ -46,3 +46,40 @@ def test_a_diverged_run_counts_as_the_worse_of_its_pair():
     d = paired_differences(end, middle)
     np.testing.assert_allclose(d[:3], [0.2, 1.2, -1.2])
     assert d[3] == 0.0                                   # both diverged: a tie
+
+
+def test_concrete_dropout_s_relaxed_mask_rounds_to_a_bernoulli_keep_mask():
+    """P(relaxed keep > 1/2) = 1 - q at any temperature: on the uniforms' quantiles the share above
+    1/2 is 1 - q to within one quantile step."""
+    import jax.numpy as jnp
+
+    from experiments.practice.rate_choice import relaxed_keep
+
+    u = (jnp.arange(10_000) + 0.5) / 10_000
+    for theta in (-2.0, 0.0, 0.7):
+        q = 1 / (1 + np.exp(-theta))
+        for temperature in (0.1, 1.0):
+            share = float(jnp.mean(relaxed_keep(jnp.asarray(theta), u, temperature) > 0.5))
+            assert abs(share - (1 - q)) <= 1e-4
+    assert float(relaxed_keep(jnp.asarray(0.0), jnp.asarray(0.5))) == 0.5
+
+
+def test_concrete_dropout_s_entropy_term_pulls_toward_one_half():
+    """With no weights to decay (l = 0) and a mask-free network (W2 = 0), the objective is the
+    loss of the bias plus (2/N) n (q log q + (1 - q) log(1 - q)), stationary at q = 1/2."""
+    import jax
+    import jax.numpy as jnp
+
+    from experiments.practice.rate_choice import concrete_objective
+
+    X, Y = jnp.ones((4, 2)), jnp.zeros(4)
+    params = ((jnp.ones((3, 2)), jnp.zeros(3)), (jnp.zeros((1, 3)), jnp.zeros(1)))
+    data = (X, Y, jax.random.key(0))
+
+    def objective(theta):
+        return concrete_objective((params, theta), data, 0, loss="square", length_scale=0.0)
+
+    assert abs(float(jax.grad(objective)(0.0))) < 1e-12
+    q = 1 / (1 + np.exp(-1.0))
+    expected = 2 / 4 * 3 * (q * np.log(q) + (1 - q) * np.log(1 - q))
+    assert abs(float(objective(1.0)) - expected) < 1e-12
