@@ -65,8 +65,9 @@ def test_concrete_dropout_s_relaxed_mask_rounds_to_a_bernoulli_keep_mask():
 
 
 def test_concrete_dropout_s_entropy_term_pulls_toward_one_half():
-    """With no weights to decay (l = 0) and a mask-free network (W2 = 0), the objective is the
-    loss of the bias plus (2/N) n (q log q + (1 - q) log(1 - q)), stationary at q = 1/2."""
+    """With no weights to decay (l = 0), a mask-free network (W2 = 0) that fits its labels and
+    precision 1, the likelihood term is 0 and the objective is (2/N) n (q log q + (1 - q)
+    log(1 - q)), stationary at q = 1/2."""
     import jax
     import jax.numpy as jnp
 
@@ -77,7 +78,7 @@ def test_concrete_dropout_s_entropy_term_pulls_toward_one_half():
     data = (X, Y, jax.random.key(0))
 
     def objective(theta):
-        return concrete_objective((params, theta), data, 0, loss="square", length_scale=0.0)
+        return concrete_objective((params, theta, 0.0), data, 0, length_scale=0.0)
 
     assert abs(float(jax.grad(objective)(0.0))) < 1e-12
     q = 1 / (1 + np.exp(-1.0))
