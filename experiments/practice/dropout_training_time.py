@@ -43,8 +43,7 @@ from experiments.shared import statistics
 from experiments.shared.datasets import load_runs
 from experiments.shared.parity_protocol import REGIMES as PARITY_REGIMES
 from experiments.shared.parity_protocol import SCALES, protocol_runs
-from experiments.shared.split_training import train_on_splits
-from sgd.initialisation import torch_default_classifier_init, torch_default_init
+from experiments.shared.split_training import initial_networks, train_on_splits
 from sgd.training import Regime, Schedule, stack_runs, train
 from theory.evaluation import (exact_along_training, exact_risk_and_dropout_criterion,
                                exact_risks)
@@ -101,10 +100,7 @@ def _real(name, runs, quick, progress):
     classes = splits[0].num_classes
     K = splits[0].X_train.shape[1]
     loss = "cross_entropy" if classes else "square"
-    key = jax.random.key(2705)
-    inits = [torch_default_classifier_init(jax.random.fold_in(key, r), K, HIDDEN, 2, classes)
-             if classes else torch_default_init(jax.random.fold_in(key, r), K, HIDDEN, 2)
-             for r in range(runs)]
+    inits = initial_networks(splits, HIDDEN, 2705)
     run = np.repeat(np.arange(runs), len(ARMS))                   # run-major: a seed's arms together
     keep = {"dropout": (1.0, KEEP), "none": (1.0, 1.0)}
     regimes = [Regime(keep_prob=np.asarray(keep[a])) for _ in range(runs) for a in ARMS]

@@ -40,8 +40,7 @@ from scipy import stats
 
 from experiments.common import COLORS, Finding
 from experiments.shared.datasets import load_runs
-from experiments.shared.split_training import train_on_splits
-from sgd.initialisation import torch_default_classifier_init, torch_default_init
+from experiments.shared.split_training import initial_networks, train_on_splits
 from sgd.training import Regime, Schedule
 from theory.criteria import output_moments
 from theory.prediction import (coverage_upper_bound, mc_prediction_averages, prediction_moments,
@@ -65,12 +64,7 @@ def _networks(name, runs, schedule, progress, hidden=HIDDEN):
     classes = splits[0].num_classes
     K = splits[0].X_train.shape[1]
     run = np.arange(runs)
-    if classes:
-        inits = [torch_default_classifier_init(jax.random.fold_in(jax.random.key(2701), r), K,
-                                               hidden, 2, classes) for r in run]
-    else:
-        inits = [torch_default_init(jax.random.fold_in(jax.random.key(2701), r), K, hidden, 2)
-                 for r in run]
+    inits = initial_networks(splits, hidden, 2701)
     loss = "cross_entropy" if classes else "square"
     progress(f"{name}: training {runs} networks {K}-{hidden}-{max(classes, 1)} x "
              f"{schedule.steps:,} SGD steps with dropout (keep {KEEP} on the hidden layer)")

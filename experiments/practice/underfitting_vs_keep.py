@@ -47,8 +47,8 @@ from experiments.shared.analysis import interior_extrema
 from experiments.shared.datasets import load_runs
 from experiments.shared.exact_descent import adam_descent
 from experiments.shared.parity_protocol import REGIMES, SCALES, protocol_runs
-from experiments.shared.split_training import stacked, train_on_splits
-from sgd.initialisation import torch_default_classifier_init, torch_default_init
+from experiments.shared.split_training import initial_networks, stacked, train_on_splits
+from sgd.initialisation import torch_default_init
 from sgd.training import Regime, Schedule, stack_runs
 from theory.evaluation import exact_risks
 
@@ -129,10 +129,7 @@ def _sgd_lens(name, runs, quick, progress):
     classes = splits[0].num_classes
     K = splits[0].X_train.shape[1]
     loss = "cross_entropy" if classes else "square"
-    key = jax.random.key(2708)
-    inits = [torch_default_classifier_init(jax.random.fold_in(key, r), K, HIDDEN, 2, classes)
-             if classes else torch_default_init(jax.random.fold_in(key, r), K, HIDDEN, 2)
-             for r in range(runs)]
+    inits = initial_networks(splits, HIDDEN, 2708)
     run = np.repeat(np.arange(runs), len(SGD_KEEPS))              # run-major: a seed's keeps together
     regimes = [Regime(keep_prob=np.asarray((1.0, p))) for _ in range(runs) for p in SGD_KEEPS]
     progress(f"{name}: training {len(run)} networks {K}-{HIDDEN}-{max(classes, 1)} "

@@ -12,12 +12,24 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from sgd.initialisation import torch_default_classifier_init, torch_default_init
 from sgd.training import Schedule, final_checkpoint, stack_runs, train
 
 
 def stacked(splits, run, field: str) -> np.ndarray:
     """``field`` ("X_train", "Y_train", "X_test", "Y_test") of each network's split, stacked."""
     return np.stack([getattr(splits[r], field) for r in run])
+
+
+def initial_networks(splits, hidden: int, seed: int) -> list:
+    """One Torch-default network K-``hidden``-C per split, depth 2 (split r's from
+    ``fold_in(key(seed), r)``): C = the number of classes for a classifier
+    (:func:`sgd.initialisation.torch_default_classifier_init`), one output for regression."""
+    classes, K = splits[0].num_classes, splits[0].X_train.shape[1]
+    keys = [jax.random.fold_in(jax.random.key(seed), r) for r in range(len(splits))]
+    if classes:
+        return [torch_default_classifier_init(k, K, hidden, 2, classes) for k in keys]
+    return [torch_default_init(k, K, hidden, 2) for k in keys]
 
 
 def train_on_splits(splits, run, regimes, inits, key, schedule: Schedule, *, X=None, Y=None,
