@@ -1,5 +1,6 @@
 """experiments.shared.exact_descent: Adam on an exact criterion for a batch of starts."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -34,3 +35,24 @@ def test_keep_learned_with_the_weights_reaches_one_on_the_figure1_network():
     assert result["keep"][0] >= 0.99 and result["criterion"][0] < 1e-6
     assert result["below"] == []
     assert abs(theory.dropout_criterion(params, X, Y, keep_prob=0.5) - 54.0) < 1e-9
+
+
+def test_gradients_a_few_runs_at_a_time_follow_the_same_descent():
+    """runs_at_once computes each step's gradients 2 runs at a time (3 runs: a batch and a
+    remainder): the same Adam path as all runs at once, up to rounding, on the exact J_D."""
+    from sgd.training import stack_runs
+    from theory.network import random_network
+
+    rng = np.random.default_rng(3)
+    starts = stack_runs([random_network(rng, [3, 3, 1]) for _ in range(3)])
+    X, Y = jnp.asarray(rng.normal(size=(3, 5, 3))), jnp.asarray(rng.normal(size=(3, 5)))
+
+    def criterion(params, data):
+        return theory.dropout_criterion(params, data[0], data[1], keep_prob=0.5)
+
+    together = adam_descent(criterion, 50)(starts, (X, Y), 0.01)
+    batched = adam_descent(criterion, 50, runs_at_once=2)(starts, (X, Y), 0.01)
+    moved = jax.tree_util.tree_map(lambda a, b: float(jnp.max(jnp.abs(a - b))), starts, together)
+    assert max(jax.tree_util.tree_leaves(moved)) > 1e-3            # the runs did move
+    for a, b in zip(jax.tree_util.tree_leaves(together), jax.tree_util.tree_leaves(batched)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

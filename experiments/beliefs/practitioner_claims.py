@@ -55,7 +55,7 @@ from theory.beliefs.inference_gap import penalty_split
 from theory.compile_options import long_running_jit
 from theory.beliefs.noise_before_relu import before_relu_moments
 from theory.beliefs.variance_shift import one_layer_train_variance, preactivation_variances
-from theory.evaluation import exact_along_training
+from theory.evaluation import each_run, exact_along_training
 from theory.network import network_output, random_network
 from theory.paper.negative_penalty import figure1_network
 
@@ -175,8 +175,11 @@ def _learned_rate(params, X, Y):
     def criterion(one, x, y, p):
         return theory.dropout_criterion(one, x, y, keep_prob=p)
 
-    grid = long_running_jit(jax.vmap(jax.vmap(criterion, in_axes=(None, None, None, 0)),
-                                     in_axes=(0, 0, 0, None)))(params, X, Y, jnp.asarray(RATE_GRID))
+    # Each network on its own, its keeps 8 at a time: 0.9 s for 64 networks 5-5-5-1 against 3.6 s
+    # vmapped over both (theory.evaluation's module doc says why).
+    grid = long_running_jit(lambda *run: each_run(lambda one, x, y: jax.lax.map(
+        lambda p: criterion(one, x, y, p), jnp.asarray(RATE_GRID), batch_size=8), *run))(
+            params, X, Y)
     slope = jax.jit(jax.vmap(jax.grad(criterion, argnums=3), in_axes=(0, 0, 0, None)))(
         params, X, Y, 1.0)
     return np.asarray(grid), np.asarray(slope)
@@ -215,9 +218,9 @@ def joint_rate(starts, X, Y):
     keep and J_D, and, for the runs that end below REACHES_ONE, the gradient norm and the Hessian's
     smallest eigenvalue there."""
     runs = X.shape[0]
-    descend = adam_descent(_joint_criterion, JOINT["steps"], _clip_keep)
+    descend = adam_descent(_joint_criterion, JOINT["steps"], _clip_keep, runs_at_once=4)
     params, keep = descend((starts, jnp.full(runs, JOINT["start"])), (X, Y), JOINT["step_size"])
-    value = jax.jit(jax.vmap(_joint_criterion))((params, keep), (X, Y))
+    value = jax.jit(lambda *run: each_run(_joint_criterion, *run))((params, keep), (X, Y))
     keep = np.asarray(keep)
     below = [int(i) for i in np.flatnonzero(keep < REACHES_ONE)]
     stationarity = [_stationarity((jax.tree_util.tree_map(lambda a: a[i], params), keep[i]),

@@ -50,7 +50,7 @@ from experiments.shared.parity_protocol import REGIMES, SCALES, protocol_runs
 from experiments.shared.split_training import initial_networks, stacked, train_on_splits
 from sgd.initialisation import torch_default_init
 from sgd.training import Regime, Schedule, stack_runs
-from theory.evaluation import exact_risks
+from theory.evaluation import each_run, exact_risks
 
 TITLE = "Too high a dropout rate underfits; is the best rate in between?"
 CLAIMS = ()
@@ -86,7 +86,7 @@ def _optimise(name, X, Y, init, placement, steps, progress):
              f"x {STARTS} starts) x {steps:,} steps")
     criterion = _criterion(placement)
     params = adam_descent(criterion, steps)(starts, data, STEP_SIZE)
-    value = np.asarray(jax.jit(jax.vmap(criterion))(params, data)).reshape(draws, len(KEEPS),
+    value = np.asarray(jax.jit(lambda *run: each_run(criterion, *run))(params, data)).reshape(draws, len(KEEPS),
                                                                           STARTS)
     best = np.argmin(value, axis=2)                                             # (D, keeps)
     chosen = [(d * len(KEEPS) + k) * STARTS + best[d, k] for d in range(draws)

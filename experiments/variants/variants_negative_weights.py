@@ -40,6 +40,7 @@ from experiments.common import COLORS, as_stored
 from experiments.shared.exact_descent import adam_descent
 from experiments.shared.variants import VARIANTS, cell
 from sgd.initialisation import torch_default_init
+from theory.evaluation import each_run
 from theory.paper.distributions import p11
 from theory.paper.negative_weights import NONNEGATIVE_BOUND_K2, w_neg, wneg_optimal_output
 from theory.paper.negative_weights_variants import (dropconnect_averaging_criterion,
@@ -87,7 +88,7 @@ def _optimise(variant, starts, steps, seed):
     absolute = jax.tree_util.tree_map(jnp.abs, init)
     both = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), init, absolute)
     adam = adam_descent(criterion, steps, _project_nonnegative)
-    evaluate = jax.jit(jax.vmap(criterion))
+    evaluate = jax.jit(lambda params: each_run(criterion, params))
     first = adam(both, jnp.repeat(jnp.arange(2) == 1, starts), 0.03)
     second = adam(first, jnp.zeros(2 * starts, bool), 0.003)
     ends = {"nonnegative": (first, evaluate(first)), "free": (second, evaluate(second))}
