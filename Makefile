@@ -33,16 +33,21 @@ SOURCES := $(shell find theory sgd experiments -name '*.py' 2>/dev/null)
 ifeq ($(filter test test-all bench clean distclean,$(MAKECMDGOALS)),)
 -include $(DEPS)
 endif
-# The longest experiments first (cold, on a fresh clone on this 2-core machine, 2026-12-01, after
-# the compile levels: 265, 198, 95, 84, 71, 37, 34 and 28 s of computing; the CNN studies, measured
-# alone on a warm machine: about 95, 95 and 50 s; the practice studies, alone: underfitting_vs_keep
-# 56 s, mc_dropout_samples 40 s, dropout_training_time 35 s), so that the jobs, one per
-# core, finish together instead of one core running a long one alone at the end; the rest in the
-# registry's order.
-LONGEST := practitioner_claims fig2_input_scale cnn_dropout_between_convs cnn_batchnorm_order \
-           real_depth real_label_noise underfitting_vs_keep depth_penalty cnn_classifier_dropout \
-           mc_dropout_samples dropout_training_time negative_weights variants_negative_weights \
-           variants_depth
+# The longest experiments first, so that the jobs, one per core, finish together instead of one
+# core running a long one alone at the end (a greedy longest-first schedule; the rest in the
+# registry's order). Seconds of computing in a cold make all on a fresh clone on this 2-core
+# machine, 2026-12-01 evening: practitioner_claims 343, fig2_input_scale 262, rate_choice 134,
+# cnn_dropout_between_convs 134, cnn_batchnorm_order 125, depth_penalty 113, real_depth 87,
+# real_label_noise 78, underfitting_vs_keep 76, mc_dropout_samples 62, variants_negative_weights 60,
+# negative_weights 55, cnn_classifier_dropout 51 (it loads the other CNN studies' programs from the
+# compilation cache), dropout_training_time 46, variants_depth 44, real_input_scale 44,
+# real_cross_entropy 44, negative_weights_many_features 35. rate_choice, last in the registry, had
+# run alone at the end for about two minutes.
+LONGEST := practitioner_claims fig2_input_scale rate_choice cnn_dropout_between_convs \
+           cnn_batchnorm_order depth_penalty real_depth real_label_noise underfitting_vs_keep \
+           mc_dropout_samples variants_negative_weights negative_weights cnn_classifier_dropout \
+           dropout_training_time variants_depth real_input_scale real_cross_entropy \
+           negative_weights_many_features
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
