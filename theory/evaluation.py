@@ -82,14 +82,13 @@ def exact_per_example_penalties(params, X, Y, keep_prob, *, noise="dropout", gro
                                 check_loss(loss))
 
 
-def _first(params):
-    """The first run of ``params`` (leaves with a leading run axis)."""
-    return jax.tree_util.tree_map(lambda a: a[0], params)
+def _first(params, run_axes: int = 1):
+    """The first run (and checkpoint, with ``run_axes`` = 2) of ``params``."""
+    return jax.tree_util.tree_map(lambda a: a[(0,) * run_axes], params)
 
 
 def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
-    one = jax.tree_util.tree_map(lambda a: a[(0,) * run_axes], params)
-    return as_noise(widths(one), keep_prob, noise, groups)
+    return as_noise(widths(_first(params, run_axes)), keep_prob, noise, groups)
 
 
 @long_running_jit(static_argnames=("noise", "loss"))
@@ -100,7 +99,7 @@ def _over_runs(params, X, Y, noise, loss="square"):
 
 @long_running_jit(static_argnames=("noise",))
 def _over_checkpoints(checkpoints, X, Y, noise):
-    batch = runs_at_once(_first(_first(checkpoints)), noise, X.shape[1])
+    batch = runs_at_once(_first(checkpoints, 2), noise, X.shape[1])
 
     def per_run(run_checkpoints, run_X, run_Y):
         return each_run(lambda c: _criteria(c, run_X, run_Y, noise=noise), run_checkpoints,
@@ -139,7 +138,7 @@ def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
     unlike an expected cross-entropy. Under the cross-entropy, l(D, c) = logsumexp(D) - D_c, so the
     penalty for label c minus the penalty for label y is gap_y - gap_c (ours). Arguments as
     :func:`exact_risk_and_dropout_criterion`."""
-    one = jax.tree_util.tree_map(lambda a: a[0], params)
+    one = _first(params)
     single = (*one[:-1], (one[-1][0][:1], one[-1][1][:1]))
     return _gaps_over_runs(params, X, as_noise(widths(single), keep_prob, noise, groups))
 

@@ -86,8 +86,8 @@ def _optimise(name, X, Y, init, placement, steps, progress):
              f"x {STARTS} starts) x {steps:,} steps")
     criterion = _criterion(placement)
     params = adam_descent(criterion, steps)(starts, data, STEP_SIZE)
-    value = np.asarray(jax.jit(lambda *run: each_run(criterion, *run))(params, data)).reshape(draws, len(KEEPS),
-                                                                          STARTS)
+    value = np.asarray(jax.jit(lambda *run: each_run(criterion, *run))(params, data))
+    value = value.reshape(draws, len(KEEPS), STARTS)
     best = np.argmin(value, axis=2)                                             # (D, keeps)
     chosen = [(d * len(KEEPS) + k) * STARTS + best[d, k] for d in range(draws)
               for k in range(len(KEEPS))]

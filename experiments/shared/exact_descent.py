@@ -50,10 +50,13 @@ def adam_descent(criterion, steps: int, project=None, *, stochastic: bool = Fals
             updates, opt_state = over_runs(optimiser.update)(gradient(state, data, index),
                                                              opt_state, state)
             state = optax.apply_updates(state, updates)
-            return ((state if project is None else over_runs(project)(state, data)), opt_state), None
+            if project is not None:
+                state = over_runs(project)(state, data)
+            return (state, opt_state), None
 
         indices = jax.numpy.arange(steps) if stochastic else None
-        (state, _), _ = jax.lax.scan(step, (state, over_runs(optimiser.init)(state)), indices, steps)
+        start = (state, over_runs(optimiser.init)(state))
+        (state, _), _ = jax.lax.scan(step, start, indices, steps)
         return state
 
     if runs_at_once is None:            # every run's whole loop, vmapped
