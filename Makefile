@@ -93,10 +93,12 @@ figures/REPORT.md: $(FIGURES) experiments/report.py
 # One pytest worker per core, each on one thread (NumPy's BLAS too; XLA's flags are in
 # tests/conftest.py), each taking whole test modules (--dist loadscope: the tests of a module share
 # their compiled programs and module fixtures; 125 s against 132 s of pytest with test by test
-# distribution, three paired runs on a fresh clone); `make test` leaves out the tests marked slow
-# (quick end-to-end runs of the SGD experiments, which `make all` runs at full size); `make
-# test-all` runs them too.
-PYTEST := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadscope
+# distribution, three paired runs on a fresh clone), the longest modules first
+# (tests/conftest.py: LONGEST_FIRST; --no-loadscope-reorder keeps that order); `make test` leaves
+# out the tests marked slow (quick end-to-end runs of the SGD experiments, which `make all` runs at
+# full size); `make test-all` runs them too.
+PYTEST := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadscope \
+          --no-loadscope-reorder
 
 test: $(SETUP)
 	$(PYTEST) -m "not slow"
