@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgd import distributed, kernel
-from theory.compile_options import long_running_jit
+from theory.compile_options import RANDOM_HEAVY, long_running_jit
 from theory.network import widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
@@ -235,7 +235,10 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-_train_single = long_running_jit(_train_device,
+# XLA's level 1, not 3 (theory.compile_options.RANDOM_HEAVY): on the Figure 2 protocol the engine
+# runs 1.3x (15,000 runs) to 1.5x (1,500 runs) faster and compiles about a quarter faster, with
+# bitwise the same results for the square and cross-entropy losses and every kind of noise.
+_train_single = long_running_jit(_train_device, options=RANDOM_HEAVY,
                                  static_argnames=("schedule", "noise", "fields", "loss"))
 
 
