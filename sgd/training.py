@@ -236,8 +236,9 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
 
 
 # XLA's level 1, not 3 (theory.compile_options.RANDOM_HEAVY): on the Figure 2 protocol the engine
-# runs 1.3x (15,000 runs) to 1.5x (1,500 runs) faster and compiles about a quarter faster, with
-# bitwise the same results for the square and cross-entropy losses and every kind of noise.
+# runs 1.3x (15,000 runs) to 1.5x (1,500 runs) faster and compiles about a quarter faster. The
+# arithmetic is not always level 3's to the bit (see RANDOM_HEAVY); the level is fixed, so a run's
+# numbers still depend on its key (and its own settings) alone.
 _train_single = long_running_jit(_train_device, options=RANDOM_HEAVY,
                                  static_argnames=("schedule", "noise", "fields", "loss"))
 
