@@ -36,18 +36,17 @@ endif
 # The longest experiments first, so that the jobs, one per core, finish together instead of one
 # core running a long one alone at the end (a greedy longest-first schedule; the rest in the
 # registry's order). Seconds of computing in a cold make all on a fresh clone on this 2-core
-# machine, 2026-12-01 evening: practitioner_claims 343, fig2_input_scale 262, rate_choice 134,
-# cnn_dropout_between_convs 134, cnn_batchnorm_order 125, depth_penalty 113, real_depth 87,
-# real_label_noise 78, underfitting_vs_keep 76, mc_dropout_samples 62, variants_negative_weights 60,
+# machine, 2026-12-02: practitioner_claims 301, rate_choice 171, fig2_input_scale 170,
+# cnn_dropout_between_convs 138, cnn_batchnorm_order 120, depth_penalty 113, real_label_noise 83,
+# real_depth 82, underfitting_vs_keep 77, variants_negative_weights 64, mc_dropout_samples 58,
 # negative_weights 55, cnn_classifier_dropout 51 (it loads the other CNN studies' programs from the
-# compilation cache), dropout_training_time 46, variants_depth 44, real_input_scale 44,
-# real_cross_entropy 44, negative_weights_many_features 35. rate_choice, last in the registry, had
-# run alone at the end for about two minutes.
-LONGEST := practitioner_claims fig2_input_scale rate_choice cnn_dropout_between_convs \
-           cnn_batchnorm_order depth_penalty real_depth real_label_noise underfitting_vs_keep \
-           mc_dropout_samples variants_negative_weights negative_weights cnn_classifier_dropout \
-           dropout_training_time variants_depth real_input_scale real_cross_entropy \
-           negative_weights_many_features
+# compilation cache), variants_depth 45, dropout_training_time 42, negative_weights_many_features 34,
+# real_input_scale 32, real_cross_entropy 32.
+LONGEST := practitioner_claims rate_choice fig2_input_scale cnn_dropout_between_convs \
+           cnn_batchnorm_order depth_penalty real_label_noise real_depth underfitting_vs_keep \
+           variants_negative_weights mc_dropout_samples negative_weights cnn_classifier_dropout \
+           variants_depth dropout_training_time negative_weights_many_features real_input_scale \
+           real_cross_entropy
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
