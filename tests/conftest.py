@@ -67,8 +67,7 @@ LONGEST_FIRST = ("test_family", "test_exact", "test_closed_forms", "test_cnn", "
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    module = lambda item: Path(item.nodeid.split("::")[0]).stem          # noqa: E731
-    items.sort(key=lambda item: rank.get(module(item), len(rank)))           # a stable sort
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))       # a stable sort
 
 
 def pytest_addoption(parser):
