@@ -1,4 +1,5 @@
-"""Minibatch SGD for many small CNNs at once (:mod:`sgd.cnn`), one jitted program, vmapped over runs.
+"""Minibatch SGD for many small CNNs at once (:mod:`sgd.cnn`): one jitted program, tiles of runs
+vmapped.
 
 Why a trainer of its own and not the engine of :mod:`sgd.training`: that engine trains fully connected
 networks on one example per step, its matrices unrolled and its masks drawn by its own kernel; these
@@ -67,9 +68,27 @@ def _train_one(arch: Architecture, schedule: MinibatchSchedule, key, params, sta
     return params, state
 
 
+TILE = 8
+"""Runs trained together in one vectorised program (``jax.vmap``); the runs are padded to whole
+tiles and the tiles trained one after another (``jax.lax.map``). The tile is fixed, not sized to the
+call, so every run goes through the same program whatever the number of runs: XLA:CPU picks its
+convolution and matrix kernels by shape, and a run vmapped alone and the same run vmapped beside
+another round differently in float32 on AVX-512 cores (tests/test_cnn.py)."""
+
+
 @long_running_jit(static_argnums=(0, 1))
 def _train_runs(arch, schedule, keys, params, state, X, labels):
-    return jax.vmap(lambda *a: _train_one(arch, schedule, *a))(keys, params, state, X, labels)
+    runs = keys.shape[0]
+    tiles = -(-runs // TILE)
+
+    def tiled(a):            # (runs, ...) -> (tiles, TILE, ...), the padding repeating run 0
+        a = jnp.concatenate([a, jnp.repeat(a[:1], tiles * TILE - runs, axis=0)])
+        return a.reshape((tiles, TILE) + a.shape[1:])
+
+    trained = jax.lax.map(
+        lambda tile: jax.vmap(lambda *a: _train_one(arch, schedule, *a))(*tile),
+        jax.tree_util.tree_map(tiled, (keys, params, state, X, labels)))
+    return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:])[:runs], trained)
 
 
 def train_cnns(arch: Architecture, schedule: MinibatchSchedule, keys, params, state, X, Y):

@@ -9,7 +9,7 @@ import pytest
 
 import theory
 from sgd.cnn import Architecture, dense_network, forward, init
-from sgd.cnn_training import MinibatchSchedule, train_cnns
+from sgd.cnn_training import TILE, MinibatchSchedule, train_cnns
 from theory.network import network_outputs
 
 SMALL = Architecture(channels=(2, 3), block1=("bn", "relu", "dropout2d"), block2=("relu",),
@@ -150,11 +150,12 @@ def test_full_batch_training_is_pytorchs_sgd_with_momentum(torch):
 def test_a_run_depends_on_its_key_alone():
     arch = Architecture(channels=(2, 2), block1=("relu", "dropout"), conv_keep=0.5, head_keep=0.5,
                         classes=3)
-    rng = np.random.default_rng(12)
-    X, labels = rng.normal(size=(2, 20, 64)), rng.integers(0, 3, size=(2, 20))
-    inits = [init(jax.random.key(r), arch) for r in range(2)]
+    runs = TILE + 1           # run r trained beside the others, then without run 0: every run
+    rng = np.random.default_rng(12)     # moves one lane down and the last one to another tile
+    X, labels = rng.normal(size=(runs, 20, 64)), rng.integers(0, 3, size=(runs, 20))
+    inits = [init(jax.random.key(r), arch) for r in range(runs)]
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *inits)
-    keys = jax.random.split(jax.random.key(13), 2)
+    keys = jax.random.split(jax.random.key(13), runs)
     schedule = MinibatchSchedule(epochs=2, batch=5)
     both = train_cnns(arch, schedule, keys, *stacked, X, labels)
     alone = train_cnns(arch, schedule, keys[1:], *jax.tree_util.tree_map(lambda a: a[1:], stacked),
