@@ -553,6 +553,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="few steps, one repeat (smoke test)")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 3
+    # The machine's rates first, on idle cores: once PyTorch has run, its OpenMP threads keep
+    # spinning for a while and the all-cores rate read one core's (2026-12-02).
+    _log("roofline: the machine's float64 and int32 peak rates (benchmarks/roofline.c)")
+    try:
+        rates = roofline.machine_rates(NPROC)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        _log(f"roofline skipped: {error}")
+        rates = {"skipped": str(error)}
     try:
         import torch  # noqa: F401
         have_torch = True
@@ -596,16 +604,14 @@ def main(argv=None):
     for name, keep in (("packed_fields", 0.5), ("words_32_bit", 0.3)):
         results["random_bits"][name]["int32_operations_per_model_step"] = \
             roofline.step_operations(N_EXAMPLES, (K, N_HIDDEN, 1), keep)["int32"]
-    _log("roofline: the machine's float64 and int32 peak rates (benchmarks/roofline.c)")
-    try:
+    if "skipped" in rates:
+        results["roofline"] = rates
+    else:
         results["roofline"] = roofline.roofline(results["engine_model_steps_per_s"]["15000"],
-                                                NPROC, N_EXAMPLES, (K, N_HIDDEN, 1))
+                                                rates, N_EXAMPLES, (K, N_HIDDEN, 1))
         results["roofline"]["fraction_by_models"] = {
             c: v / results["roofline"]["bound_model_steps_per_s"]
             for c, v in results["engine_model_steps_per_s"].items()}
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
-        _log(f"roofline skipped: {error}")
-        results["roofline"] = {"skipped": str(error)}
     results["dropout_step_cost"] = bench_dropout_cost(repeats, have_torch, args.quick)
     _log("exact J_D: subset sums against the per-pattern route (K = 4, n = 20, d = 3)")
     results["exact_split"] = bench_exact_split(args.quick, repeats)

@@ -85,9 +85,16 @@ def _rate(function, iterations: int, per_iteration: int, threads: int, repeats: 
     return best
 
 
+PARALLEL_GAIN = 1.5
+"""On ``cores`` > 1 cores the all-cores rate must reach at least this many times one core's (two
+idle cores give about 1.9x): below it another process, or a library's spinning threads (PyTorch's
+OpenMP pool after a run), held the cores, and a bound read from it would be too low."""
+
+
 def machine_rates(cores: int) -> dict:
     """The microbenchmark's rates: clock (one core), float64 and int32 operations per second on
-    one core and on ``cores`` cores at once."""
+    one core and on ``cores`` cores at once. Raises RuntimeError when the cores were not free
+    (PARALLEL_GAIN); `make bench` measures them first, before PyTorch has started its threads."""
     with tempfile.TemporaryDirectory() as folder:
         lib = _library(folder)
         clock = _rate(lambda n: lib.add_chain(n, 3), 300_000_000, ADDS_PER_CALL_ITERATION, 1)
@@ -97,6 +104,11 @@ def machine_rates(cores: int) -> dict:
             one = _rate(function, 50_000_000, per, 1)
             rates[name] = {"one_core_per_s": one, "per_cycle_one_core": one / clock,
                            "all_cores_per_s": _rate(function, 50_000_000, per, cores)}
+            gain = rates[name]["all_cores_per_s"] / one
+            if cores > 1 and gain < PARALLEL_GAIN:
+                raise RuntimeError(
+                    f"{name} on {cores} cores ran only {gain:.2f}x one core's rate (at least "
+                    f"{PARALLEL_GAIN}x expected): the cores were busy; rerun on an idle machine")
     return rates
 
 
@@ -148,9 +160,9 @@ def step_operations(num_examples: int, widths, keep: float = 0.5) -> dict:
     return counts
 
 
-def roofline(engine_model_steps_per_s: float, cores: int, num_examples: int, widths) -> dict:
-    """The bound and the engine's fraction of it (see the module's docstring)."""
-    rates = machine_rates(cores)
+def roofline(engine_model_steps_per_s: float, rates: dict, num_examples: int, widths) -> dict:
+    """The bound and the engine's fraction of it (see the module's docstring), from the machine's
+    ``rates`` (:func:`machine_rates`)."""
     ops = step_operations(num_examples, widths)
     seconds = (ops["float64"] / rates["float64"]["all_cores_per_s"]
                + ops["int32"] / rates["int32"]["all_cores_per_s"])
