@@ -36,17 +36,17 @@ endif
 # The longest experiments first, so that the jobs, one per core, finish together instead of one
 # core running a long one alone at the end (a greedy longest-first schedule; the rest in the
 # registry's order). Seconds of computing in a cold make all on a fresh clone on this 2-core
-# machine, 2026-12-02: practitioner_claims 301, rate_choice 171, fig2_input_scale 170,
-# cnn_dropout_between_convs 138, cnn_batchnorm_order 120, depth_penalty 113, real_label_noise 83,
-# real_depth 82, underfitting_vs_keep 77, variants_negative_weights 64, mc_dropout_samples 58,
-# negative_weights 55, cnn_classifier_dropout 51 (it loads the other CNN studies' programs from the
-# compilation cache), variants_depth 45, dropout_training_time 42, negative_weights_many_features 34,
-# real_input_scale 32, real_cross_entropy 32.
-LONGEST := practitioner_claims rate_choice fig2_input_scale cnn_dropout_between_convs \
+# machine (AMD EPYC, AVX-512), 2026-12-02: practitioner_claims 138, fig2_input_scale 87,
+# rate_choice 66, cnn_dropout_between_convs 59, cnn_batchnorm_order 51, depth_penalty 47,
+# real_label_noise 34, real_depth 31, underfitting_vs_keep 28, variants_negative_weights 25,
+# mc_dropout_samples 24, negative_weights 23, variants_depth 19, cnn_classifier_dropout 18 (it loads
+# the other CNN studies' programs from the compilation cache), dropout_training_time 18,
+# negative_weights_many_features 18, real_cross_entropy 16, real_input_scale 15.
+LONGEST := practitioner_claims fig2_input_scale rate_choice cnn_dropout_between_convs \
            cnn_batchnorm_order depth_penalty real_label_noise real_depth underfitting_vs_keep \
-           variants_negative_weights mc_dropout_samples negative_weights cnn_classifier_dropout \
-           variants_depth dropout_training_time negative_weights_many_features real_input_scale \
-           real_cross_entropy
+           variants_negative_weights mc_dropout_samples negative_weights variants_depth \
+           cnn_classifier_dropout dropout_training_time negative_weights_many_features \
+           real_cross_entropy real_input_scale
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
