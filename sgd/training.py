@@ -235,10 +235,12 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
     return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
 
 
-# XLA's level 1, not 3 (theory.compile_options.RANDOM_HEAVY): on the Figure 2 protocol the engine
-# runs 1.3x (15,000 runs) to 1.5x (1,500 runs) faster and compiles about a quarter faster. The
-# arithmetic is not always level 3's to the bit (see RANDOM_HEAVY); the level is fixed, so a run's
-# numbers still depend on its key (and its own settings) alone.
+# XLA's level 1, not 3, with 512-bit vectors where the CPU has them (theory.compile_options:
+# RANDOM_HEAVY, WIDE_VECTORS): on the Figure 2 protocol level 1 ran 1.3x (15,000 runs) to 1.5x
+# (1,500 runs) faster than level 3 and compiles about a quarter faster, and the vector width gained
+# about 1.3x more on an AVX-512 core. The arithmetic is not always level 3's or 256-bit vectors' to
+# the bit (the logistic loss); the options are fixed, so a run's numbers still depend on its key
+# (and its own settings) alone.
 _train_single = long_running_jit(_train_device, options=RANDOM_HEAVY,
                                  static_argnames=("schedule", "noise", "fields", "loss"))
 

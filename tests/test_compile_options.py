@@ -63,7 +63,8 @@ Xl, Yl = jnp.asarray(rng.normal(size=(4, 3))), jnp.asarray(rng.normal(size=4))
 value = theory.dropout_criterion(net, Xl, Yl)
 grad = jax.grad(lambda p: theory.dropout_criterion(p, Xl, Yl))(net)
 plan = theory.exact.make_plan(net, theory.noise.as_noise((3, 3, 3), 0.5), 4)
-print(LONG_RUNNING == {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True},
+print(LONG_RUNNING == {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True,
+                       "xla_cpu_prefer_vector_width": 512},
       theory.exact.long_enumeration(net, Xl, plan=plan) and np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
       and all(np.isfinite(g).all() for g in jax.tree_util.tree_leaves(grad)))
 """
@@ -94,3 +95,31 @@ def test_enumerations_from_the_threshold_on_are_long():
     for examples, long in ((below, False), (below + 1, True)):
         X = np.zeros((examples, 3))
         assert exact.long_enumeration(params, X, None, plan=plan) is long
+
+
+def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
+    """theory.compile_options.WIDE_VECTORS asks LLVM for 512-bit vectors (AVX-512 cores; elsewhere
+    a no-op): a dropout run under the square loss comes out bit for bit as with XLA's 256, at the
+    engine's optimisation level (the logistic loss is documented to differ in the last bit)."""
+    from sgd import training
+    from sgd.initialisation import torch_default_init
+
+    runs = 16
+    keys = jax.random.split(jax.random.key(8), runs)
+    params = jax.vmap(lambda k: torch_default_init(k, 4, 5, 3))(keys)
+    X = jax.random.uniform(jax.random.key(9), (runs, 6, 4), jnp.float64, -1, 1)
+    Y = jnp.prod(jnp.sign(X), axis=-1)
+    regime = training.stack_runs([training.Regime(keep_prob=0.5), training.Regime(lam=0.01)] * 8)
+    schedule = training.Schedule(steps=400, log_every=200)
+    level_1 = {**FULL_OPTIMISATION, "xla_backend_optimization_level": 1}
+    runs_under = []
+    for width in (256, 512):
+        program = long_running_jit(training._train_device,
+                                   options={**level_1, "xla_cpu_prefer_vector_width": width},
+                                   static_argnames=("schedule", "noise", "fields", "loss"))
+        spec = training.run_noise(params)
+        fields, bits = training.random_fields(regime, runs, 3, spec.kind)
+        runs_under.append(program(keys, jnp.asarray(bits), params, X, Y, regime, schedule=schedule,
+                                  noise=spec, fields=fields, loss="square"))
+    for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in runs_under)):
+        np.testing.assert_array_equal(a, b)

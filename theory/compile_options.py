@@ -8,7 +8,8 @@ engine (:mod:`sgd.training`), the exact evaluator over many networks (:mod:`theo
 over many patterns (:mod:`theory.exact`), Monte Carlo, and Adam on the exact criteria. They are
 built with :func:`long_running_jit` and so get XLA's defaults back (measured on this 2-core machine:
 the Figure 2 engine runs 9x slower at the low level). Under XLA's default flags the options change
-nothing, except the engine's and MC dropout's level (:data:`RANDOM_HEAVY`).
+nothing, except the engine's and MC dropout's level (:data:`RANDOM_HEAVY`) and the vector width
+(:data:`WIDE_VECTORS`).
 
 The tests keep the low level for these programs too (they run them briefly): with the environment
 variable ``DROPOUT_COMPILE_LONG_RUNNING=fast`` (set by tests/conftest.py before this module is
@@ -25,25 +26,40 @@ import jax
 FULL_OPTIMISATION = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}
 """XLA's own defaults for the two options FAST_COMPILE lowers (XLA's DebugOptions)."""
 
-LONG_RUNNING = None if os.environ.get("DROPOUT_COMPILE_LONG_RUNNING") == "fast" \
-    else FULL_OPTIMISATION
-"""The ``compiler_options`` of the long-running programs (see the module doc)."""
+WIDE_VECTORS = {"xla_cpu_prefer_vector_width": 512}
+"""LLVM told to prefer 512-bit vectors where the CPU has them (AVX-512; elsewhere the widest it
+has, as without it; XLA's default is 256 bits). On this 2-core AMD EPYC (Zen 4, whose 512-bit
+instructions run as two 256-bit halves: fewer instructions, not more arithmetic per cycle), measured
+2026-12-02: the SGD engine ran the Figure 2 protocol at 36-39 against 23-33 million model-steps per
+second at 150 models and 42-49 against 30-36 at 1,500 (three and five runs of each; at 15,000 too
+noisy to tell, 31-48 against 29-34), and practitioner_claims' Adam on the exact J_D of 32 depth-3
+networks took 40 s against 51 s. The engine's numbers are bit for bit those of 256-bit vectors for
+the square and cross-entropy losses under dropout, DropConnect and Gaussian noise, with the example
+picked by selects or by a gather (tests/test_compile_options.py checks one); the logistic loss
+differs in the last bit (exp and log1p vectorised differently), and sums the exact evaluator
+vectorises along their own axis round differently (practitioner_claims moved in the 12th digit,
+and values that are zero up to rounding, near 1e-30, by more)."""
 
-RANDOM_HEAVY = None if LONG_RUNNING is None else {**FULL_OPTIMISATION,
+LONG_RUNNING = None if os.environ.get("DROPOUT_COMPILE_LONG_RUNNING") == "fast" \
+    else {**FULL_OPTIMISATION, **WIDE_VECTORS}
+"""The ``compiler_options`` of the long-running programs (see the module doc): XLA's full
+optimisation, :data:`WIDE_VECTORS`."""
+
+RANDOM_HEAVY = None if LONG_RUNNING is None else {**LONG_RUNNING,
                                                   "xla_backend_optimization_level": 1}
 """The options of long-running programs whose loop mostly draws random numbers (Threefry): XLA's
-level 1 with the fusion emitters. MC dropout's passes on digits (:mod:`theory.prediction`): level 3
-spends about ten times longer compiling them (4.8 s against 0.5 s on this machine) for code about
-20% faster. The SGD engine (:mod:`sgd.training`, about 40% of its step is random bits): level 1
-both compiles faster (7.6 s against 10.1 s for the Figure 2 protocol's program) and runs faster,
-17.1 against 13.2 million model-steps per second at 15,000 runs and 19.1 against 12.4 at 1,500
-(measured 2026-12-01 on this 2-core machine). Its results were bitwise level 3's for five of six
-configurations checked (square and cross-entropy losses, dropout, DropConnect and Gaussian noise,
-example picked by selects or by a gather), not for the logistic loss (XLA compiles exp and log1p
-differently across levels, and SGD carries a last-bit difference on); over the whole `make all`
-every SGD number of 24 studies stayed the same and 4 values of mc_dropout_samples moved in the 12th
-digit. The other long-running programs keep level 3 (whether level 1 would help them was not
-measured cleanly)."""
+level 1 with the fusion emitters and :data:`WIDE_VECTORS`. MC dropout's passes on digits
+(:mod:`theory.prediction`): level 3 spends about ten times longer compiling them (4.8 s against 0.5
+s on that machine) for code about 20% faster. The SGD engine (:mod:`sgd.training`, about 40% of its
+step is random bits): level 1 both compiles faster (7.6 s against 10.1 s for the Figure 2 protocol's
+program) and runs faster, 17.1 against 13.2 million model-steps per second at 15,000 runs and 19.1
+against 12.4 at 1,500 (measured 2026-12-01 on the 2-core machine before the AVX-512 one). Its
+results were bitwise level 3's for five of six configurations checked (square and cross-entropy
+losses, dropout, DropConnect and Gaussian noise, example picked by selects or by a gather), not for
+the logistic loss (XLA compiles exp and log1p differently across levels, and SGD carries a last-bit
+difference on); over the whole `make all` every SGD number of 24 studies stayed the same and 4
+values of mc_dropout_samples moved in the 12th digit. The other long-running programs keep level 3
+(whether level 1 would help them was not measured cleanly)."""
 
 
 def long_running_jit(function=None, *, long_if=None, options=LONG_RUNNING, **jit_kwargs):
