@@ -62,6 +62,7 @@ import numpy as np  # noqa: E402
 import roofline  # noqa: E402  (benchmarks/roofline.py, beside this script)
 import theory  # noqa: E402
 from experiments.shared import parity_protocol  # noqa: E402
+from sgd import kernel  # noqa: E402
 from sgd.training import Schedule, noisy_loss, run_noise, train  # noqa: E402
 from theory.enumeration import brute_force_criterion  # noqa: E402
 from theory.exact import delta_moments, penalty_from_moments  # noqa: E402
@@ -112,14 +113,15 @@ def bench_engine(models, steps, repeats):
 
 
 def bench_random_bits(repeats):
-    """What a step's random numbers cost, per model-step, on one tile of 64 runs of the Figure 2
-    protocol at keep 1/2: the example and both masks drawn by sgd.kernel.chunk_draws for 1000
-    steps, with the masks in 1-bit fields (the engine's rule at p = 1/2) and in whole 32-bit words
-    (the rule before fields, which 32-bit keep probabilities still use), and the integer operations
-    each counts (roofline.step_operations)."""
-    from sgd import kernel
-    keys, params, X, Y, regime = protocol(5)
-    lanes, steps = 64, 1000
+    """What a step's random numbers cost, per model-step, on one engine tile (sgd.kernel.LANES
+    runs) of the Figure 2 protocol at keep 1/2, compiled with the engine's options
+    (theory.compile_options.RANDOM_HEAVY): the example and both masks drawn by
+    sgd.kernel.chunk_draws for 1000 steps, with the masks in 1-bit fields (the engine's rule at
+    p = 1/2) and in whole 32-bit words (the rule before fields, which 32-bit keep probabilities
+    still use), and the integer operations each counts (roofline.step_operations)."""
+    from theory.compile_options import RANDOM_HEAVY, long_running_jit
+    keys, params, X, Y, regime = protocol(kernel.LANES // NETWORKS_PER_RUN + 1)
+    lanes, steps = kernel.LANES, 1000
     spec = run_noise(params)
     tile_X, tile_Y = (jax.numpy.moveaxis(a[:lanes], 0, -1) for a in (X, Y))
     key = jax.numpy.asarray(np.random.default_rng(0).integers(0, 2 ** 32, (2, lanes),
@@ -129,7 +131,7 @@ def bench_random_bits(repeats):
     for name, width in (("packed_fields", 1), ("words_32_bit", 32)):
         bits = jax.numpy.full((2, lanes), width, jax.numpy.int32)
 
-        @jax.jit
+        @long_running_jit(options=RANDOM_HEAVY)
         def draw_all(key):
             def chunk(total, start):
                 x, y, masks = kernel.chunk_draws(spec, key, start + jax.numpy.arange(50), keep,
@@ -461,8 +463,8 @@ def _sgd_lines(results) -> list:
 def _roofline_lines(results) -> list:
     bits, roof = results["random_bits"], results["roofline"]
     lines = ["## Random bits", "",
-             "A step's draws (the example and both masks) on one tile of 64 runs at keep 1/2 "
-             "(sgd/kernel.py:chunk_draws):", "",
+             f"A step's draws (the example and both masks) on one engine tile of {kernel.LANES} runs at "
+             "keep 1/2, compiled as the engine is (sgd/kernel.py:chunk_draws):", "",
              "| masks drawn in | ns per model-step | 32-bit integer operations per model-step |",
              "|---|---|---|"]
     for name, label in (("words_32_bit", "32-bit words (before; still the rule for other p)"),
@@ -475,12 +477,17 @@ def _roofline_lines(results) -> list:
     m, ops = roof["machine"], roof["operations_per_model_step"]
     return lines + [
         f"Measured by benchmarks/roofline.c on data in registers: clock {m['clock_hz'] / 1e9:.2f} "
-        f"GHz; float64 multiply-adds {m['float64']['one_core_per_s'] / 1e9:.1f} G operations/s "
+        f"GHz; float64 multiply-adds on {m['float64']['vector_bits']}-bit vectors "
+        f"{m['float64']['one_core_per_s'] / 1e9:.1f} G operations/s "
         f"on one core ({m['float64']['per_cycle_one_core']:.1f} per cycle), "
         f"{m['float64']['all_cores_per_s'] / 1e9:.1f} G/s on all {NPROC}; Threefry's 32-bit "
-        f"integer operations {m['int32']['one_core_per_s'] / 1e9:.1f} G/s on one core "
+        f"integer operations on {m['int32']['vector_bits']}-bit vectors "
+        f"{m['int32']['one_core_per_s'] / 1e9:.1f} G/s on one core "
         f"({m['int32']['per_cycle_one_core']:.1f} per cycle), "
-        f"{m['int32']['all_cores_per_s'] / 1e9:.1f} G/s on all.", "",
+        f"{m['int32']['all_cores_per_s'] / 1e9:.1f} G/s on all. One core on each width: "
+        + "; ".join(f"{name} " + ", ".join(f"{bits}-bit {rate / 1e9:.1f} G/s" for bits, rate in
+                                             m[name]["one_core_per_s_by_vector_bits"].items())
+                    for name in ("float64", "int32")) + ".", "",
         f"A Figure 2 model-step as the engine writes it: {ops['float64']} float64 and "
         f"{ops['int32']} 32-bit integer operations (counted in its jaxpr). Bound: "
         f"{roof['bound_model_steps_per_s'] / 1e6:.1f} M model-steps/s on this machine; the engine "
@@ -541,8 +548,8 @@ def write_markdown(results):
              f"Measured {machine['date']} on {machine['cpu']} ({machine['cores']} cores, "
              f"{machine['jax_devices']} JAX devices), {machine['platform']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-             + ". Regenerate with `make bench` (4 min 17 s on 2026-12-02, on an AMD EPYC with "
-             "AVX-512; about 11 min on the machine before it).", ""]
+             + f". Regenerate with `make bench` (this run: {results['wall_seconds'] / 60:.1f} min).",
+             ""]
     lines += (_sgd_lines(results) + [""] + _roofline_lines(results) + [""]
               + _dropout_cost_lines(results) + [""] + _setup_lines(results)
               + [""] + _exact_lines(results))
@@ -553,6 +560,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few steps, one repeat (smoke test)")
     args = parser.parse_args(argv)
+    start = time.perf_counter()
     repeats = 1 if args.quick else 3
     # The machine's rates first, on idle cores: once PyTorch has run, its OpenMP threads keep
     # spinning for a while and the all-cores rate read one core's (2026-12-02).
@@ -572,21 +580,26 @@ def main(argv=None):
     results = {"machine": machine(), "quick": args.quick}
     _log("set-up of the protocol's runs (first, before anything else has compiled)")
     results["setup_seconds"] = {str(runs): bench_setup(runs) for runs in SETUP_RUNS}
-    sgd = {}
-    for count in MODEL_COUNTS:
-        models = protocol(count // NETWORKS_PER_RUN)
-        # About 15 M model-steps for our engine (the paper's protocol at 150 models), 1.5 M for the
-        # peers; a smoke run does a hundredth.
-        steps, peer_steps = 15_000_000 // count, max(100, 1_500_000 // count)
-        if args.quick:
-            steps, peer_steps = max(steps // 100, 10), 20
-        _log(f"SGD, {count:,} models: our engine, {steps:,} steps")
-        row = {"engine": bench_engine(models, steps, repeats)}
-        for mode in PEERS:
-            _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps:,} steps")
-            row[mode] = bench_torch_batched(models, peer_steps, repeats, mode) \
-                if have_torch else skipped
-        sgd[str(count)] = row
+    # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
+    # and would slow whatever is timed next.
+    sgd = {str(count): {} for count in MODEL_COUNTS}
+    for peers in (False, True):
+        for count in MODEL_COUNTS:
+            models = protocol(count // NETWORKS_PER_RUN)
+            # About 15 M model-steps for our engine (the paper's protocol at 150 models), 1.5 M for
+            # the peers; a smoke run does a hundredth.
+            steps, peer_steps = 15_000_000 // count, max(100, 1_500_000 // count)
+            if args.quick:
+                steps, peer_steps = max(steps // 100, 10), 20
+            row = sgd[str(count)]
+            if not peers:
+                _log(f"SGD, {count:,} models: our engine, {steps:,} steps")
+                row["engine"] = bench_engine(models, steps, repeats)
+                continue
+            for mode in PEERS:
+                _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps:,} steps")
+                row[mode] = bench_torch_batched(models, peer_steps, repeats, mode) \
+                    if have_torch else skipped
     small = protocol(1)
     one_steps = 20 if args.quick else 300
     _log(f"SGD one model at a time: {small[0].shape[0]} models x {one_steps} steps")
@@ -620,6 +633,7 @@ def main(argv=None):
     _log("exact J_D against full enumeration and Monte Carlo (K = 4, n = 6, d = 3)")
     results["exact_small"] = bench_exact_small(repeats)
     results["exact_vs_full_enumeration"] = results["exact_small"]["exact_vs_full_enumeration"]
+    results["wall_seconds"] = time.perf_counter() - start
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     write_markdown(results)

@@ -6,6 +6,11 @@
  *   Each multiply-add counts as 2 floating-point operations.
  * int32_ops: 6 independent chains of the Threefry round's operations on 32-bit integers (add,
  *   rotate by shifts and or, xor: 5 operations per element per round), 256-bit vectors.
+ * fma_f64_512, int32_ops_512: the same on 512-bit vectors, where the compiler targets AVX-512
+ *   (-march=native on such a core; 32 vector registers). A core whose 512-bit instructions run as
+ *   two 256-bit halves (Zen 4) does no more per cycle with them; one with 512-bit pipes (Zen 5,
+ *   Intel's server cores) does twice as much, and the roofline takes the faster of the two widths.
+ *   Elsewhere they return -1 and are not used.
  * add_chain: one dependent chain of scalar integer additions (latency 1 cycle), 8 per loop
  *   iteration: its rate is the core's clock, against which the other two are read in operations
  *   per cycle.
@@ -50,6 +55,47 @@ uint32_t int32_ops(int64_t iterations) {
         for (int j = 0; j < 8; j++) total ^= x[k][j] + y[k][j];
     return total;
 }
+
+#ifdef __AVX512F__
+typedef double f64x8 __attribute__((vector_size(64)));
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+
+double fma_f64_512(int64_t iterations) {
+    f64x8 a[FMA_CHAINS];
+    f64x8 m, c;
+    for (int j = 0; j < 8; j++) { m[j] = 0.9999999; c[j] = 1e-7; }
+    for (int k = 0; k < FMA_CHAINS; k++)
+        for (int j = 0; j < 8; j++) a[k][j] = 1.0 + 1e-3 * (k * 8 + j);
+    for (int64_t i = 0; i < iterations; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < FMA_CHAINS; k++) a[k] = a[k] * m + c;
+    }
+    double total = 0.0;
+    for (int k = 0; k < FMA_CHAINS; k++)
+        for (int j = 0; j < 8; j++) total += a[k][j];
+    return total;
+}
+
+int64_t int32_ops_512(int64_t iterations) {
+    u32x16 x[INT_CHAINS], y[INT_CHAINS];
+    for (int k = 0; k < INT_CHAINS; k++)
+        for (int j = 0; j < 16; j++) { x[k][j] = k * 16 + j; y[k][j] = 0x9E3779B9u * (k + j + 1); }
+    for (int64_t i = 0; i < iterations; i++) {
+#pragma GCC unroll 6
+        for (int k = 0; k < INT_CHAINS; k++) {
+            x[k] = x[k] + y[k];
+            y[k] = ((y[k] << 13) | (y[k] >> 19)) ^ x[k];
+        }
+    }
+    uint32_t total = 0;
+    for (int k = 0; k < INT_CHAINS; k++)
+        for (int j = 0; j < 16; j++) total ^= x[k][j] + y[k][j];
+    return total;
+}
+#else
+double fma_f64_512(int64_t iterations) { (void)iterations; return -1.0; }
+int64_t int32_ops_512(int64_t iterations) { (void)iterations; return -1; }
+#endif
 
 int64_t add_chain(int64_t iterations, int64_t step) {
     int64_t x = 0;

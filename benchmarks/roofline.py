@@ -9,7 +9,9 @@ Two numbers bound a model-step from below:
 * the machine's peak rates, measured by benchmarks/roofline.c on data held in registers: float64
   multiply-adds (each counted as 2 operations, so the bound assumes every multiply and add of the
   step pairs into one multiply-add, which flatters the bound) and the Threefry round's 32-bit
-  integer operations, on every core at once.
+  integer operations, on every core at once, on 256-bit vectors and, where the core has AVX-512,
+  on 512-bit ones: each rate is the faster width's (the engine is compiled for 512-bit vectors
+  where they exist, theory.compile_options.WIDE_VECTORS).
 
 bound (model-steps/s) = 1 / (F / float64 rate + I / integer rate): the float and integer work are
 taken not to overlap (they share the same vector pipes on x86 cores). The microbenchmark is
@@ -34,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 SOURCE = Path(__file__).resolve().parent / "roofline.c"
-FMA_FLOPS_PER_CALL_ITERATION = 12 * 4 * 2      # chains x lanes x (multiply + add)
+FMA_FLOPS_PER_CALL_ITERATION = 12 * 4 * 2      # chains x lanes x (multiply + add), 256-bit vectors
 INT_OPS_PER_CALL_ITERATION = 6 * 8 * 5         # chains x lanes x (add, two shifts, or, xor)
 ADDS_PER_CALL_ITERATION = 8
 
@@ -64,6 +66,8 @@ def _library(folder: str):
     lib = ctypes.CDLL(str(target))
     lib.fma_f64.restype, lib.fma_f64.argtypes = ctypes.c_double, [ctypes.c_int64]
     lib.int32_ops.restype, lib.int32_ops.argtypes = ctypes.c_uint32, [ctypes.c_int64]
+    lib.fma_f64_512.restype, lib.fma_f64_512.argtypes = ctypes.c_double, [ctypes.c_int64]
+    lib.int32_ops_512.restype, lib.int32_ops_512.argtypes = ctypes.c_int64, [ctypes.c_int64]
     lib.add_chain.restype = ctypes.c_int64
     lib.add_chain.argtypes = [ctypes.c_int64, ctypes.c_int64]
     return lib
@@ -93,22 +97,34 @@ OpenMP pool after a run), held the cores, and a bound read from it would be too 
 
 def machine_rates(cores: int) -> dict:
     """The microbenchmark's rates: clock (one core), float64 and int32 operations per second on
-    one core and on ``cores`` cores at once. Raises RuntimeError when the cores were not free
+    one core and on ``cores`` cores at once, each on the vector width (256 or, with AVX-512, 512
+    bits) that runs it faster on one core. Raises RuntimeError when the cores were not free
     (PARALLEL_GAIN); `make bench` measures them first, before PyTorch has started its threads."""
     with tempfile.TemporaryDirectory() as folder:
         lib = _library(folder)
         clock = _rate(lambda n: lib.add_chain(n, 3), 300_000_000, ADDS_PER_CALL_ITERATION, 1)
         rates = {"clock_hz": clock}
-        for name, function, per in (("float64", lib.fma_f64, FMA_FLOPS_PER_CALL_ITERATION),
-                                    ("int32", lib.int32_ops, INT_OPS_PER_CALL_ITERATION)):
-            one = _rate(function, 50_000_000, per, 1)
+        wide = lib.fma_f64_512(1) != -1.0                      # compiled for AVX-512
+        for name, kernels in (
+                ("float64", {256: (lib.fma_f64, FMA_FLOPS_PER_CALL_ITERATION),
+                             512: (lib.fma_f64_512, 2 * FMA_FLOPS_PER_CALL_ITERATION)}),
+                ("int32", {256: (lib.int32_ops, INT_OPS_PER_CALL_ITERATION),
+                           512: (lib.int32_ops_512, 2 * INT_OPS_PER_CALL_ITERATION)})):
+            one_by_width = {bits: _rate(function, 50_000_000, per, 1)
+                            for bits, (function, per) in kernels.items() if bits == 256 or wide}
+            bits = max(one_by_width, key=one_by_width.get)
+            one, (function, per) = one_by_width[bits], kernels[bits]
             rates[name] = {"one_core_per_s": one, "per_cycle_one_core": one / clock,
+                           "vector_bits": bits,
+                           "one_core_per_s_by_vector_bits": {str(b): r
+                                                              for b, r in one_by_width.items()},
                            "all_cores_per_s": _rate(function, 50_000_000, per, cores)}
             gain = rates[name]["all_cores_per_s"] / one
             if cores > 1 and gain < PARALLEL_GAIN:
                 raise RuntimeError(
                     f"{name} on {cores} cores ran only {gain:.2f}x one core's rate (at least "
-                    f"{PARALLEL_GAIN}x expected): the cores were busy; rerun on an idle machine")
+                    f"{PARALLEL_GAIN}x expected): the cores were busy, or they are threads of one "
+                    "physical core; rerun on idle physical cores")
     return rates
 
 

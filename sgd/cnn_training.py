@@ -71,9 +71,9 @@ def _train_one(arch: Architecture, schedule: MinibatchSchedule, key, params, sta
 TILE = 8
 """Runs trained together in one vectorised program (``jax.vmap``); the runs are padded to whole
 tiles and the tiles trained one after another (``jax.lax.map``). The tile is fixed, not sized to the
-call, so every run goes through the same program whatever the number of runs: XLA:CPU picks its
-convolution and matrix kernels by shape, and a run vmapped alone and the same run vmapped beside
-another round differently in float32 on AVX-512 cores (tests/test_cnn.py)."""
+call, so every run goes through the same vectorised tile body whatever the number of runs: XLA:CPU
+picks its convolution and matrix kernels by shape, and a run vmapped alone and the same run vmapped
+beside another round differently in float32 on AVX-512 cores (tests/test_cnn.py)."""
 
 
 @long_running_jit(static_argnums=(0, 1))

@@ -46,9 +46,10 @@ from theory.noise import Noise
 LANES = 128                # at most this many runs per tile (64 before 2026-12-02: see below)
 CHUNK_BYTES = 1 << 19      # draws of one chunk of steps, per tile: about half of a core's L2
 # Tiles of 128 with the draws of a chunk in 512 KiB ran the Figure 2 protocol (512-bit vectors,
-# theory.compile_options.WIDE_VECTORS) at 45-53 / 53-61 / 52 million model-steps per second at 150 /
-# 1,500 / 15,000 models against 43-49 / 49-54 / 45-51 with tiles of 64 and 256 KiB (two runs each,
-# AMD EPYC, 2026-12-02). Doubling both keeps the steps per chunk, so the numbers are the same bits.
+# theory.compile_options.WIDE_VECTORS) at 45-53 / 53-61 / 52 and 52 million model-steps per second
+# at 150 / 1,500 / 15,000 models against 43-49 / 49-54 / 45-51 with tiles of 64 and 256 KiB (two
+# runs each, alternated, AMD EPYC, 2026-12-02): at least as fast, the gain within the machine's
+# spread at 150. Doubling both keeps the steps per chunk, so the numbers are the same bits.
 GATHER_BY_SELECT = 32      # up to this many examples, pick a step's example by selects, not a gather
 WORD_BITS = 32             # Threefry-2x32 gives 32-bit words
 FIELD_BITS = 16            # Bernoulli draws in fields of up to this many bits; wider: whole words

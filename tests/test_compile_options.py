@@ -39,7 +39,8 @@ def test_options_apply_at_top_level_and_a_nested_call_takes_the_outer_programs()
 
 def test_the_library_runs_its_long_running_programs_with_the_options_on():
     """In this process the options are off (tests/conftest.py asks for fast compiles). In a fresh
-    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation, and an exact
+    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation with 512-bit
+    vectors where the CPU has them (theory.compile_options.WIDE_VECTORS), and an exact
     evaluation over runs inside a jitted function and an enumeration past the threshold, at top
     level and under jax.grad, run and agree with the same calls at top level. (The threshold is
     lowered there, so that a small enumeration counts as long: compiling a large one with the full

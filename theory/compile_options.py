@@ -6,10 +6,11 @@ compiles them at XLA's lowest backend optimisation level with XLA:CPU's older el
 compile time, code that runs about half as fast. A few programs run for seconds to minutes: the SGD
 engine (:mod:`sgd.training`), the exact evaluator over many networks (:mod:`theory.evaluation`) or
 over many patterns (:mod:`theory.exact`), Monte Carlo, and Adam on the exact criteria. They are
-built with :func:`long_running_jit` and so get XLA's defaults back (measured on this 2-core machine:
-the Figure 2 engine runs 9x slower at the low level). Under XLA's default flags the options change
-nothing, except the engine's and MC dropout's level (:data:`RANDOM_HEAVY`) and the vector width
-(:data:`WIDE_VECTORS`).
+built with :func:`long_running_jit` and so get XLA's full optimisation back (measured on the
+project's earlier 2-core machine: the Figure 2 engine runs 9x slower at the low level), with
+512-bit vectors where the CPU has them (:data:`WIDE_VECTORS`). Under XLA's default flags the
+options change the engine's and MC dropout's level (:data:`RANDOM_HEAVY`) and the vector width,
+nothing else.
 
 The tests keep the low level for these programs too (they run them briefly): with the environment
 variable ``DROPOUT_COMPILE_LONG_RUNNING=fast`` (set by tests/conftest.py before this module is
@@ -28,9 +29,10 @@ FULL_OPTIMISATION = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_em
 
 WIDE_VECTORS = {"xla_cpu_prefer_vector_width": 512}
 """LLVM told to prefer 512-bit vectors where the CPU has them (AVX-512; elsewhere the widest it
-has, as without it; XLA's default is 256 bits). On this 2-core AMD EPYC (Zen 4, whose 512-bit
-instructions run as two 256-bit halves: fewer instructions, not more arithmetic per cycle), measured
-2026-12-02: the SGD engine ran the Figure 2 protocol at 36-39 against 23-33 million model-steps per
+has, as without it; XLA's default is 256 bits). On this 2-core AMD EPYC (Zen 5, CPU family 26,
+whose 512-bit pipes do twice the arithmetic per instruction of 256-bit ones), measured
+2026-12-02, configurations alternated within the hour (the machine's speed drifts by up to 30%
+between hours): the SGD engine ran the Figure 2 protocol at 36-39 against 23-33 million model-steps per
 second at 150 models and 42-49 against 30-36 at 1,500 (three and five runs of each; at 15,000 too
 noisy to tell, 31-48 against 29-34), and practitioner_claims' Adam on the exact J_D of 32 depth-3
 networks took 40 s against 51 s. The engine's numbers are bit for bit those of 256-bit vectors for
