@@ -36,16 +36,17 @@ endif
 # The longest experiments first, so that the jobs, one per core, finish together instead of one
 # core running a long one alone at the end (a greedy longest-first schedule; the rest in the
 # registry's order). Seconds of computing in a cold make all on a fresh clone on this 2-core
-# machine (AMD EPYC, AVX-512), 2026-12-02: practitioner_claims 138, fig2_input_scale 87,
-# rate_choice 66, cnn_dropout_between_convs 59, cnn_batchnorm_order 51, depth_penalty 47,
-# real_label_noise 34, real_depth 31, underfitting_vs_keep 28, variants_negative_weights 25,
-# mc_dropout_samples 24, negative_weights 23, variants_depth 19, cnn_classifier_dropout 18 (it loads
-# the other CNN studies' programs from the compilation cache), dropout_training_time 18,
-# negative_weights_many_features 18, real_cross_entropy 16, real_input_scale 15.
-LONGEST := practitioner_claims fig2_input_scale rate_choice cnn_dropout_between_convs \
-           cnn_batchnorm_order depth_penalty real_label_noise real_depth underfitting_vs_keep \
-           variants_negative_weights mc_dropout_samples negative_weights variants_depth \
-           cnn_classifier_dropout dropout_training_time negative_weights_many_features \
+# machine (AMD EPYC, AVX-512), the last of four on 2026-12-02 (single studies vary by up to 30%
+# between runs): practitioner_claims 154, rate_choice 85, cnn_dropout_between_convs 70,
+# cnn_batchnorm_order 66, fig2_input_scale 61, depth_penalty 59, real_depth 37, real_label_noise 33,
+# underfitting_vs_keep 32, mc_dropout_samples 26, variants_depth 26, variants_negative_weights 25,
+# negative_weights 24, cnn_classifier_dropout 23 (it loads the other CNN studies' programs from the
+# compilation cache), negative_weights_many_features 20, dropout_training_time 20,
+# real_cross_entropy 17, real_input_scale 15.
+LONGEST := practitioner_claims rate_choice cnn_dropout_between_convs cnn_batchnorm_order \
+           fig2_input_scale depth_penalty real_depth real_label_noise underfitting_vs_keep \
+           mc_dropout_samples variants_depth variants_negative_weights negative_weights \
+           cnn_classifier_dropout negative_weights_many_features dropout_training_time \
            real_cross_entropy real_input_scale
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
