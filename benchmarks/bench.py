@@ -463,8 +463,8 @@ def _sgd_lines(results) -> list:
 def _roofline_lines(results) -> list:
     bits, roof = results["random_bits"], results["roofline"]
     lines = ["## Random bits", "",
-             f"A step's draws (the example and both masks) on one engine tile of {kernel.LANES} runs at "
-             "keep 1/2, compiled as the engine is (sgd/kernel.py:chunk_draws):", "",
+             f"A step's draws (the example and both masks) on one engine tile of {kernel.LANES} "
+             "runs at keep 1/2, compiled as the engine is (sgd/kernel.py:chunk_draws):", "",
              "| masks drawn in | ns per model-step | 32-bit integer operations per model-step |",
              "|---|---|---|"]
     for name, label in (("words_32_bit", "32-bit words (before; still the rule for other p)"),
@@ -548,8 +548,8 @@ def write_markdown(results):
              f"Measured {machine['date']} on {machine['cpu']} ({machine['cores']} cores, "
              f"{machine['jax_devices']} JAX devices), {machine['platform']}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-             + f". Regenerate with `make bench` (this run: {results['wall_seconds'] / 60:.1f} min).",
-             ""]
+             + ". Regenerate with `make bench` "
+             f"(this run: {results['wall_seconds'] / 60:.1f} min).", ""]
     lines += (_sgd_lines(results) + [""] + _roofline_lines(results) + [""]
               + _dropout_cost_lines(results) + [""] + _setup_lines(results)
               + [""] + _exact_lines(results))
@@ -583,9 +583,9 @@ def main(argv=None):
     # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
     # and would slow whatever is timed next.
     sgd = {str(count): {} for count in MODEL_COUNTS}
+    protocols = {count: protocol(count // NETWORKS_PER_RUN) for count in MODEL_COUNTS}
     for peers in (False, True):
-        for count in MODEL_COUNTS:
-            models = protocol(count // NETWORKS_PER_RUN)
+        for count, models in protocols.items():
             # About 15 M model-steps for our engine (the paper's protocol at 150 models), 1.5 M for
             # the peers; a smoke run does a hundredth.
             steps, peer_steps = 15_000_000 // count, max(100, 1_500_000 // count)
