@@ -17,81 +17,54 @@
  */
 #include <stdint.h>
 
-typedef double f64x4 __attribute__((vector_size(32)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
-
 #define FMA_CHAINS 12
 #define INT_CHAINS 6
 
-double fma_f64(int64_t iterations) {
-    f64x4 a[FMA_CHAINS];
-    const f64x4 m = {0.9999999, 0.9999999, 0.9999999, 0.9999999};
-    const f64x4 c = {1e-7, 1e-7, 1e-7, 1e-7};
-    for (int k = 0; k < FMA_CHAINS; k++)
-        for (int j = 0; j < 4; j++) a[k][j] = 1.0 + 1e-3 * (k * 4 + j);
-    for (int64_t i = 0; i < iterations; i++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < FMA_CHAINS; k++) a[k] = a[k] * m + c;
-    }
-    double total = 0.0;
-    for (int k = 0; k < FMA_CHAINS; k++)
-        for (int j = 0; j < 4; j++) total += a[k][j];
-    return total;
+/* One pair of kernels per vector width: LANES64 float64 or 2 * LANES64 uint32 lanes per vector. */
+#define KERNELS(FMA_NAME, INT_NAME, F64VEC, U32VEC, LANES64)                                     \
+double FMA_NAME(int64_t iterations) {                                                          \
+    F64VEC a[FMA_CHAINS], m, c;                                                                \
+    for (int j = 0; j < (LANES64); j++) { m[j] = 0.9999999; c[j] = 1e-7; }                     \
+    for (int k = 0; k < FMA_CHAINS; k++)                                                       \
+        for (int j = 0; j < (LANES64); j++) a[k][j] = 1.0 + 1e-3 * (k * (LANES64) + j);        \
+    for (int64_t i = 0; i < iterations; i++) {                                                 \
+        _Pragma("GCC unroll 12")                                                               \
+        for (int k = 0; k < FMA_CHAINS; k++) a[k] = a[k] * m + c;                              \
+    }                                                                                          \
+    double total = 0.0;                                                                        \
+    for (int k = 0; k < FMA_CHAINS; k++)                                                       \
+        for (int j = 0; j < (LANES64); j++) total += a[k][j];                                  \
+    return total;                                                                              \
+}                                                                                              \
+                                                                                               \
+int64_t INT_NAME(int64_t iterations) {                                                         \
+    U32VEC x[INT_CHAINS], y[INT_CHAINS];                                                       \
+    for (int k = 0; k < INT_CHAINS; k++)                                                       \
+        for (int j = 0; j < 2 * (LANES64); j++) {                                              \
+            x[k][j] = k * 2 * (LANES64) + j;                                                   \
+            y[k][j] = 0x9E3779B9u * (k + j + 1);                                               \
+        }                                                                                      \
+    for (int64_t i = 0; i < iterations; i++) {                                                 \
+        _Pragma("GCC unroll 6")                                                                \
+        for (int k = 0; k < INT_CHAINS; k++) {                                                 \
+            x[k] = x[k] + y[k];                                                                \
+            y[k] = ((y[k] << 13) | (y[k] >> 19)) ^ x[k];                                       \
+        }                                                                                      \
+    }                                                                                          \
+    uint32_t total = 0;                                                                        \
+    for (int k = 0; k < INT_CHAINS; k++)                                                       \
+        for (int j = 0; j < 2 * (LANES64); j++) total ^= x[k][j] + y[k][j];                    \
+    return total;                                                                              \
 }
 
-uint32_t int32_ops(int64_t iterations) {
-    u32x8 x[INT_CHAINS], y[INT_CHAINS];
-    for (int k = 0; k < INT_CHAINS; k++)
-        for (int j = 0; j < 8; j++) { x[k][j] = k * 8 + j; y[k][j] = 0x9E3779B9u * (k + j + 1); }
-    for (int64_t i = 0; i < iterations; i++) {
-#pragma GCC unroll 6
-        for (int k = 0; k < INT_CHAINS; k++) {
-            x[k] = x[k] + y[k];
-            y[k] = ((y[k] << 13) | (y[k] >> 19)) ^ x[k];
-        }
-    }
-    uint32_t total = 0;
-    for (int k = 0; k < INT_CHAINS; k++)
-        for (int j = 0; j < 8; j++) total ^= x[k][j] + y[k][j];
-    return total;
-}
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+KERNELS(fma_f64, int32_ops, f64x4, u32x8, 4)
 
 #ifdef __AVX512F__
 typedef double f64x8 __attribute__((vector_size(64)));
 typedef uint32_t u32x16 __attribute__((vector_size(64)));
-
-double fma_f64_512(int64_t iterations) {
-    f64x8 a[FMA_CHAINS];
-    f64x8 m, c;
-    for (int j = 0; j < 8; j++) { m[j] = 0.9999999; c[j] = 1e-7; }
-    for (int k = 0; k < FMA_CHAINS; k++)
-        for (int j = 0; j < 8; j++) a[k][j] = 1.0 + 1e-3 * (k * 8 + j);
-    for (int64_t i = 0; i < iterations; i++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < FMA_CHAINS; k++) a[k] = a[k] * m + c;
-    }
-    double total = 0.0;
-    for (int k = 0; k < FMA_CHAINS; k++)
-        for (int j = 0; j < 8; j++) total += a[k][j];
-    return total;
-}
-
-int64_t int32_ops_512(int64_t iterations) {
-    u32x16 x[INT_CHAINS], y[INT_CHAINS];
-    for (int k = 0; k < INT_CHAINS; k++)
-        for (int j = 0; j < 16; j++) { x[k][j] = k * 16 + j; y[k][j] = 0x9E3779B9u * (k + j + 1); }
-    for (int64_t i = 0; i < iterations; i++) {
-#pragma GCC unroll 6
-        for (int k = 0; k < INT_CHAINS; k++) {
-            x[k] = x[k] + y[k];
-            y[k] = ((y[k] << 13) | (y[k] >> 19)) ^ x[k];
-        }
-    }
-    uint32_t total = 0;
-    for (int k = 0; k < INT_CHAINS; k++)
-        for (int j = 0; j < 16; j++) total ^= x[k][j] + y[k][j];
-    return total;
-}
+KERNELS(fma_f64_512, int32_ops_512, f64x8, u32x16, 8)
 #else
 double fma_f64_512(int64_t iterations) { (void)iterations; return -1.0; }
 int64_t int32_ops_512(int64_t iterations) { (void)iterations; return -1; }

@@ -65,7 +65,7 @@ def _library(folder: str):
                                "-o", str(target), str(SOURCE)], check=True, capture_output=True)
     lib = ctypes.CDLL(str(target))
     lib.fma_f64.restype, lib.fma_f64.argtypes = ctypes.c_double, [ctypes.c_int64]
-    lib.int32_ops.restype, lib.int32_ops.argtypes = ctypes.c_uint32, [ctypes.c_int64]
+    lib.int32_ops.restype, lib.int32_ops.argtypes = ctypes.c_int64, [ctypes.c_int64]
     lib.fma_f64_512.restype, lib.fma_f64_512.argtypes = ctypes.c_double, [ctypes.c_int64]
     lib.int32_ops_512.restype, lib.int32_ops_512.argtypes = ctypes.c_int64, [ctypes.c_int64]
     lib.add_chain.restype = ctypes.c_int64
