@@ -43,13 +43,25 @@ import numpy as np
 
 from theory.noise import Noise
 
-LANES = 128                # at most this many runs per tile (64 before 2026-12-02: see below)
-CHUNK_BYTES = 1 << 19      # draws of one chunk of steps, per tile: about half of a core's L2
-# Tiles of 128 with the draws of a chunk in 512 KiB ran the Figure 2 protocol (512-bit vectors,
-# theory.compile_options.WIDE_VECTORS) at 45-53 / 53-61 / 52 and 52 million model-steps per second
-# at 150 / 1,500 / 15,000 models against 43-49 / 49-54 / 45-51 with tiles of 64 and 256 KiB (two
-# runs each, alternated, AMD EPYC, 2026-12-02): at least as fast, the gain within the machine's
-# spread at 150. Doubling both keeps the steps per chunk, so the numbers are the same bits.
+LANES = 32                 # runs per tile, always (128 before 2026-12-02, at most: see below)
+CHUNK_BYTES = 1 << 17      # draws of one chunk of steps, per tile: a quarter of a core's L2
+# Every tile is LANES runs wide, the padding lanes repeating run 0, so every run goes through the
+# same compiled tile whatever the number of runs in the call. Tiles of at most 128 runs cut to the
+# call (a multiple of 8: 72 lanes for 70 runs, 24 for 3 x 70 / 128) broke "a run's numbers depend
+# on its key alone" under the engine's options (theory.compile_options.RANDOM_HEAVY): XLA:CPU
+# vectorises a loop of 72 lanes and one of 24 differently, and DropConnect (every loss) and the
+# logistic loss (every noise) came out in the last bit differently for the same run (2026-12-02;
+# dropout and Gaussian noise under the square and cross-entropy losses did not). The tests compile
+# at XLA's lowest level, where they agree, which is how this went unseen.
+# Tiles of 32 pay with XLA:CPU running each step's loop as one compiled call
+# (theory.compile_options.SMALL_LOOP_BYTES), measured on the Figure 2 protocol (AMD EPYC,
+# 2026-12-02). One core, per step of one tile: 1.2-1.7 us at 8 lanes under XLA's default (a
+# dispatch per fused loop of the step) against 0.5 us as one call; per model-step as one call, 25-29
+# / 20 / 19-24 / 20-24 / 24-30 / 31 / 27-33 ns at 16 / 24 / 32 / 40 / 48 / 64 / 96 lanes, against
+# 30-37 ns with 128 lanes under XLA's default. Both cores: 72-89 / 101-124 / 103-119 million
+# model-steps per second at 150 / 1,500 / 15,000 models (two runs) against 46-49 (one run) with the
+# tiles of up to 128 under XLA's default. CHUNK_BYTES is a quarter of what it was with 128 lanes, so
+# a chunk holds as many steps as before.
 GATHER_BY_SELECT = 32      # up to this many examples, pick a step's example by selects, not a gather
 WORD_BITS = 32             # Threefry-2x32 gives 32-bit words
 FIELD_BITS = 16            # Bernoulli draws in fields of up to this many bits; wider: whole words
@@ -71,14 +83,6 @@ def threefry2x32(k0, k1, x0, x1):
         a = a + keys[(block + 1) % 3]
         b = b + keys[(block + 2) % 3] + np.uint32(block + 1)
     return a, b
-
-
-def tile_width(runs: int) -> int:
-    """Runs per tile for ``runs`` runs: as few tiles of at most LANES runs as will do, each a
-    multiple of 8 wide (the padding lanes repeat run 0). Results do not depend on it: every lane
-    computes its own run (tests/test_training.py)."""
-    tiles = -(-runs // LANES)
-    return 8 * -(-runs // (8 * tiles))
 
 
 def layer_sizes(noise: Noise, widths, n_outs) -> list:
@@ -113,7 +117,7 @@ def chunk_length(log_every: int, draws_per_step: int, num_inputs: int) -> int:
     """Steps drawn at once: the largest divisor of ``log_every`` whose draws fit CHUNK_BYTES (per
     step and lane: one float64 per drawn example index and multiplier, the input and the label;
     the random words themselves are fewer when masks share a word)."""
-    per_step = 8 * LANES * (draws_per_step + num_inputs + 1)           # bytes, widest tile
+    per_step = 8 * LANES * (draws_per_step + num_inputs + 1)           # bytes
     cap = max(1, CHUNK_BYTES // per_step)
     return max(s for s in range(1, min(log_every, cap) + 1) if log_every % s == 0)
 

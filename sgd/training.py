@@ -152,8 +152,9 @@ def random_fields(regime: Regime, runs: int, depth: int, kind: str):
 
 
 def _lanes_last(tree, runs: int):
-    """Pad the run axis to whole tiles (repeating run 0) and lay each leaf out as (tiles, ..., T)."""
-    width = kernel.tile_width(runs)
+    """Pad the run axis to whole tiles of kernel.LANES runs (repeating run 0) and lay each leaf out
+    as (tiles, ..., LANES)."""
+    width = kernel.LANES
     tiles = -(-runs // width)
 
     def move(a):
@@ -239,8 +240,8 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
 # RANDOM_HEAVY, WIDE_VECTORS): on the Figure 2 protocol level 1 ran 1.3x (15,000 runs) to 1.5x
 # (1,500 runs) faster than level 3 and compiles about a quarter faster, and the vector width gained
 # about 1.3x more on an AVX-512 core. The arithmetic is not always level 3's or 256-bit vectors' to
-# the bit (the logistic loss); the options are fixed, so a run's numbers still depend on its key
-# (and its own settings) alone.
+# the bit (the logistic loss); the options and the tile (kernel.LANES) are fixed, so a run's numbers
+# still depend on its key (and its own settings) alone.
 _train_single = long_running_jit(_train_device, options=RANDOM_HEAVY,
                                  static_argnames=("schedule", "noise", "fields", "loss"))
 

@@ -124,3 +124,31 @@ def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
                                   noise=spec, fields=fields, loss="square"))
     for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in runs_under)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_under_the_engine_s_own_options_a_run_does_not_depend_on_its_batch():
+    """tests/test_training.py checks this at the tests' fast-compile level, where it held even when
+    it did not hold in `make all`: under the engine's own options (a fresh process), DropConnect
+    under the logistic loss came out in the last bit differently for run 37 alone (a tile of 8
+    lanes) and in a 70-run call (one tile of 72), and likewise runs 60-69 (16 lanes), while tiles
+    were cut to the call (sgd/kernel.py). Every tile is now kernel.LANES wide: bit for bit."""
+    code = """
+import jax, jax.numpy as jnp, numpy as np
+from sgd import training
+from sgd.initialisation import torch_default_init
+runs = 70
+keys = jax.random.split(jax.random.key(8), runs)
+params = jax.vmap(lambda k: torch_default_init(k, 4, 5, 3))(keys)
+X = jax.random.uniform(jax.random.key(9), (runs, 10, 4), jnp.float64, -1, 1)
+Y = (jnp.prod(jnp.sign(X), axis=-1) > 0).astype(jnp.float64)
+regime = training.stack_runs([training.Regime(keep_prob=(0.5, 0.3, 0.75)[i % 3])
+                              for i in range(runs)])
+schedule = training.Schedule(steps=1000, log_every=500)
+run = lambda *a: training.train(*a, schedule, noise="dropconnect", loss="logistic")
+together = run(keys, params, X, Y, regime)
+for lo, hi in ((37, 38), (60, 70)):
+    alone = run(*jax.tree_util.tree_map(lambda a: a[lo:hi], (keys, params, X, Y, regime)))
+    print(all(np.array_equal(a, b[lo:hi]) for a, b in zip(jax.tree_util.tree_leaves(alone),
+                                                          jax.tree_util.tree_leaves(together))))
+"""
+    assert _fresh_process(code).split() == ["True", "True"]
