@@ -44,10 +44,10 @@ import numpy as np
 from theory.noise import Noise
 
 LANES = 32                 # runs per tile, always (128 before 2026-12-02, at most: see below)
-CHUNK_BYTES = 1 << 17      # draws of one chunk of steps, per tile: a quarter of a core's L2
+CHUNK_BYTES = 1 << 17      # draws of one chunk of steps, per tile: an eighth of a core's 1 MiB L2
 # Every tile is LANES runs wide, the padding lanes repeating run 0, so every run goes through the
 # same compiled tile whatever the number of runs in the call. Tiles of at most 128 runs cut to the
-# call (a multiple of 8: 72 lanes for 70 runs, 24 for 3 x 70 / 128) broke "a run's numbers depend
+# call (a multiple of 8: 72 lanes for 70 runs, 8 for one) broke "a run's numbers depend
 # on its key alone" under the engine's options (theory.compile_options.RANDOM_HEAVY): XLA:CPU
 # vectorises a loop of 72 lanes and one of 24 differently, and DropConnect (every loss) and the
 # logistic loss (every noise) came out in the last bit differently for the same run (2026-12-02;

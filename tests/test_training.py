@@ -13,7 +13,7 @@ import pytest
 import theory  # noqa: F401  (float64)
 from sgd import kernel
 from sgd.initialisation import torch_default_init
-from sgd.training import Regime, Schedule, random_fields, run_noise, stack_runs, train
+from sgd.training import Regime, Schedule, _lanes_last, random_fields, run_noise, stack_runs, train
 from theory.network import random_network
 from theory.losses import pointwise_loss
 from theory.noise import as_noise, noisy_outputs
@@ -238,5 +238,5 @@ def test_a_run_does_not_depend_on_its_batch(noise):
     alone = train(*pick, schedule, noise=noise)
     for a, b in zip(jax.tree_util.tree_leaves(alone), jax.tree_util.tree_leaves(together)):
         np.testing.assert_array_equal(a, b[3:4])
-    assert -(-runs // kernel.LANES) == 5
+    assert _lanes_last(jnp.zeros((runs, 2)), runs).shape == (5, 2, kernel.LANES)
     assert run_noise(params, noise).kind == noise

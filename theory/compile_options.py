@@ -49,7 +49,9 @@ default threshold: 1024 bytes). At import this module asks for it in ``XLA_FLAGS
 (``--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=...``; JAX's
 ``compiler_options`` cannot set that map), for every program of the process, unless XLA_FLAGS
 already sets ``xla_backend_extra_options`` or JAX's backend has started (XLA reads the flags then):
-import ``theory`` or ``sgd`` before running anything in JAX. The SGD engine's step loop is such a
+import ``theory`` or ``sgd`` before running anything in JAX, and set XLA_FLAGS yourself (for
+example ``--xla_force_host_platform_device_count``) before importing them, since afterwards it is
+no longer unset (``os.environ.setdefault`` would do nothing). Child processes inherit it. The SGD engine's step loop is such a
 loop: with :data:`sgd.kernel.LANES` = 32 it ran the Figure 2 protocol about 2x faster
 (:mod:`sgd.kernel` gives the numbers). It changes no bit of the engine: 18 configurations (dropout,
 DropConnect and Gaussian noise x square, logistic and cross-entropy losses x 10 and 40 examples, 70
@@ -61,11 +63,17 @@ digit; every other figure's JSON was the same."""
 
 
 def _ask_for_small_loop_calls() -> None:
-    """Append SMALL_LOOP_BYTES to XLA_FLAGS (see its doc) where it can still take effect."""
-    from jax._src import xla_bridge
+    """Append SMALL_LOOP_BYTES to XLA_FLAGS (see its doc) where it can still take effect. (JAX's
+    test for a started backend is private: if a JAX version lacks it, the flag is appended anyway,
+    harmlessly: XLA then reads it only in processes that have not started.)"""
+    try:
+        from jax._src.xla_bridge import backends_are_initialized
+    except ImportError:
+        def backends_are_initialized():
+            return False
 
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_extra_options" in flags or xla_bridge.backends_are_initialized():
+    if "xla_backend_extra_options" in flags or backends_are_initialized():
         return
     os.environ["XLA_FLAGS"] = (f"{flags} --xla_backend_extra_options="
                                f"xla_cpu_small_while_loop_byte_threshold={SMALL_LOOP_BYTES}").strip()

@@ -32,9 +32,10 @@ def adam_descent(criterion, steps: int, project=None, *, stochastic: bool = Fals
     The optimiser updates every run at once; the gradients are computed for every run at once too
     (``jax.vmap``), or ``runs_at_once`` runs at a time (:func:`theory.evaluation.each_run`), which
     pays when each run's exact criterion is large enough to fill the cache on its own. Measured on
-    this 2-core machine, per step: 32 networks 5-5-5-1 on 10 examples (2^10 patterns), 15.6 / 16.2 /
-    17.9 / 25.7 ms at 1 / 4 / 8 / all 32 at once; rate_choice's networks 30-12-1 (hidden dropout,
-    closed form) gain nothing (the study: 116 s all at once, 117 s 4 at a time)."""
+    the project's earlier 2-core machine, per step: 32 networks 5-5-5-1 on 10 examples (2^10
+    patterns), 15.6 / 16.2 / 17.9 / 25.7 ms at 1 / 4 / 8 / all 32 at once; rate_choice's networks
+    (hidden dropout, closed form) gained nothing (that study then: 116 s all at once, 117 s 4 at a
+    time)."""
     def objective_gradient(state, data, index):
         objective = (lambda s: criterion(s, data, index)) if stochastic \
             else (lambda s: criterion(s, data))
