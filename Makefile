@@ -36,18 +36,19 @@ endif
 # The longest experiments first, so that the jobs, one per core, finish together instead of one
 # core running a long one alone at the end (a greedy longest-first schedule; the rest in the
 # registry's order). Seconds of computing in a cold make all on a fresh clone on this 2-core
-# machine (AMD EPYC, AVX-512), the last of four on 2026-12-02 (single studies vary by up to 30%
-# between runs): practitioner_claims 154, rate_choice 85, cnn_dropout_between_convs 70,
-# cnn_batchnorm_order 66, fig2_input_scale 61, depth_penalty 59, real_depth 37, real_label_noise 33,
-# underfitting_vs_keep 32, mc_dropout_samples 26, variants_depth 26, variants_negative_weights 25,
-# negative_weights 24, cnn_classifier_dropout 23 (it loads the other CNN studies' programs from the
-# compilation cache), negative_weights_many_features 20, dropout_training_time 20,
-# real_cross_entropy 17, real_input_scale 15.
-LONGEST := practitioner_claims rate_choice cnn_dropout_between_convs cnn_batchnorm_order \
-           fig2_input_scale depth_penalty real_depth real_label_noise underfitting_vs_keep \
-           mc_dropout_samples variants_depth variants_negative_weights negative_weights \
-           cnn_classifier_dropout negative_weights_many_features dropout_training_time \
-           real_cross_entropy real_input_scale
+# machine (AMD EPYC, AVX-512), the last of three after the SGD engine's tiles of 32 on 2026-12-02
+# (single studies vary by up to 30% between runs): practitioner_claims 114,
+# cnn_dropout_between_convs 60, cnn_batchnorm_order 60, rate_choice 50, depth_penalty 46,
+# fig2_input_scale 35, real_depth 29, underfitting_vs_keep 27, real_label_noise 25,
+# variants_negative_weights 23, mc_dropout_samples 23, negative_weights 22, cnn_classifier_dropout
+# 22 (after the other CNN studies: it loads their programs from the compilation cache),
+# dropout_training_time 21, real_cross_entropy 20, negative_weights_many_features 20,
+# variants_depth 19, real_input_scale 10.
+LONGEST := practitioner_claims cnn_dropout_between_convs cnn_batchnorm_order rate_choice \
+           depth_penalty fig2_input_scale real_depth underfitting_vs_keep real_label_noise \
+           variants_negative_weights mc_dropout_samples negative_weights cnn_classifier_dropout \
+           dropout_training_time real_cross_entropy negative_weights_many_features variants_depth \
+           real_input_scale
 ORDERED := $(filter $(EXPERIMENTS),$(LONGEST)) $(filter-out $(LONGEST),$(EXPERIMENTS))
 RESULTS := $(ORDERED:%=results/%.json)
 FIGURES := $(ORDERED:%=figures/%.png)
