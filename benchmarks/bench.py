@@ -581,25 +581,22 @@ def main(argv=None):
     _log("set-up of the protocol's runs (first, before anything else has compiled)")
     results["setup_seconds"] = {str(runs): bench_setup(runs) for runs in SETUP_RUNS}
     # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
-    # and would slow whatever is timed next.
-    sgd = {str(count): {} for count in MODEL_COUNTS}
+    # and would slow whatever is timed next. About 15 M model-steps for our engine (the paper's
+    # protocol at 150 models), 1.5 M for the peers; a smoke run does a hundredth.
     protocols = {count: protocol(count // NETWORKS_PER_RUN) for count in MODEL_COUNTS}
-    for peers in (False, True):
-        for count, models in protocols.items():
-            # About 15 M model-steps for our engine (the paper's protocol at 150 models), 1.5 M for
-            # the peers; a smoke run does a hundredth.
-            steps, peer_steps = 15_000_000 // count, max(100, 1_500_000 // count)
-            if args.quick:
-                steps, peer_steps = max(steps // 100, 10), 20
-            row = sgd[str(count)]
-            if not peers:
-                _log(f"SGD, {count:,} models: our engine, {steps:,} steps")
-                row["engine"] = bench_engine(models, steps, repeats)
-                continue
-            for mode in PEERS:
-                _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps:,} steps")
-                row[mode] = bench_torch_batched(models, peer_steps, repeats, mode) \
-                    if have_torch else skipped
+    steps = {count: max(15_000_000 // count // 100, 10) if args.quick else 15_000_000 // count
+             for count in MODEL_COUNTS}
+    peer_steps = {count: 20 if args.quick else max(100, 1_500_000 // count)
+                  for count in MODEL_COUNTS}
+    sgd = {}
+    for count, models in protocols.items():
+        _log(f"SGD, {count:,} models: our engine, {steps[count]:,} steps")
+        sgd[str(count)] = {"engine": bench_engine(models, steps[count], repeats)}
+    for count, models in protocols.items():
+        for mode in PEERS:
+            _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps[count]:,} steps")
+            sgd[str(count)][mode] = bench_torch_batched(models, peer_steps[count], repeats, mode) \
+                if have_torch else skipped
     small = protocol(1)
     one_steps = 20 if args.quick else 300
     _log(f"SGD one model at a time: {small[0].shape[0]} models x {one_steps} steps")

@@ -47,12 +47,12 @@ LANES = 32                 # runs per tile, always (128 before 2026-12-02, at mo
 CHUNK_BYTES = 1 << 17      # draws of one chunk of steps, per tile: an eighth of a core's 1 MiB L2
 # Every tile is LANES runs wide, the padding lanes repeating run 0, so every run goes through the
 # same compiled tile whatever the number of runs in the call. Tiles of at most 128 runs cut to the
-# call (a multiple of 8: 72 lanes for 70 runs, 8 for one) broke "a run's numbers depend
-# on its key alone" under the engine's options (theory.compile_options.RANDOM_HEAVY): XLA:CPU
-# vectorises a loop of 72 lanes and one of 24 differently, and DropConnect (every loss) and the
-# logistic loss (every noise) came out in the last bit differently for the same run (2026-12-02;
-# dropout and Gaussian noise under the square and cross-entropy losses did not). The tests compile
-# at XLA's lowest level, where they agree, which is how this went unseen.
+# call (a multiple of 8: 72 lanes for 70 runs, 8 for one) broke "a run's numbers depend on its key
+# alone" under the engine's options (theory.compile_options.RANDOM_HEAVY): XLA:CPU vectorises a
+# loop of 72 lanes and one of 8 differently, and DropConnect (every loss) and the logistic loss
+# (every noise) came out in the last bit differently for the same run (2026-12-02; dropout and
+# Gaussian noise under the square and cross-entropy losses did not). The tests compile at XLA's
+# lowest level, where they agree, which is how this went unseen.
 # Tiles of 32 pay with XLA:CPU running each step's loop as one compiled call
 # (theory.compile_options.SMALL_LOOP_BYTES), measured on the Figure 2 protocol (AMD EPYC,
 # 2026-12-02). One core, per step of one tile: 1.2-1.7 us at 8 lanes under XLA's default (a

@@ -51,8 +51,9 @@ default threshold: 1024 bytes). At import this module asks for it in ``XLA_FLAGS
 already sets ``xla_backend_extra_options`` or JAX's backend has started (XLA reads the flags then):
 import ``theory`` or ``sgd`` before running anything in JAX, and set XLA_FLAGS yourself (for
 example ``--xla_force_host_platform_device_count``) before importing them, since afterwards it is
-no longer unset (``os.environ.setdefault`` would do nothing). Child processes inherit it. The SGD engine's step loop is such a
-loop: with :data:`sgd.kernel.LANES` = 32 it ran the Figure 2 protocol about 2x faster
+no longer unset (``os.environ.setdefault`` would do nothing). Child processes inherit it. The SGD
+engine's step loop is such a loop: with :data:`sgd.kernel.LANES` = 32 it ran the Figure 2 protocol
+about 2x faster
 (:mod:`sgd.kernel` gives the numbers). It changes no bit of the engine: 18 configurations (dropout,
 DropConnect and Gaussian noise x square, logistic and cross-entropy losses x 10 and 40 examples, 70
 runs x 1000 steps) came out bit for bit as under XLA's default. Other loops it compiles as one call
