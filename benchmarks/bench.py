@@ -262,7 +262,7 @@ def bench_dropout_cost(repeats, have_torch, quick=False):
         _, keys, params, X, Y, per_network = parity_protocol.protocol_runs(
             DROPOUT_COST_RUNS, {regime: parity_protocol.REGIMES[regime]}, {"torch7": 0.5})
         models = (keys, params, X, Y, per_network)
-        steps, peer_steps = (100, 20) if quick else (10_000, 1_000)
+        steps, peer_steps = (100, 20) if quick else (100_000, 2_000)    # as the sizes above
         _log(f"dropout's cost per step: {regime}, {keys.shape[0]:,} models")
         out[regime] = {"engine": bench_engine(models, steps, repeats)}
         out[regime]["torch_eager"] = bench_torch_batched(
@@ -440,12 +440,15 @@ def _sgd_lines(results) -> list:
              "tensors, in-place updates; autograd eager, autograd under torch.compile, and the "
              "gradient written out by hand with the whole step under torch.compile "
              "(benchmarks/bench.py:bench_torch_batched).", "",
-             "| models (runs) | steps timed | ours | PyTorch eager | PyTorch torch.compile | "
-             "PyTorch hand gradient, compiled | ours / best peer |", "|---|---|---|---|---|---|---|"]
+             "| models (runs) | steps timed, ours / peers | ours | PyTorch eager | "
+             "PyTorch torch.compile | PyTorch hand gradient, compiled | ours / best peer |",
+             "|---|---|---|---|---|---|---|"]
     for count in MODEL_COUNTS:
         row = sgd[str(count)]
         ratio = results["sgd_vs_torch_batched"].get(str(count))
-        lines.append(f"| {count:,} ({count // NETWORKS_PER_RUN:,}) | {row['engine']['steps']:,} | "
+        peer = next((row[mode]["steps"] for mode in PEERS if "steps" in row[mode]), None)
+        lines.append(f"| {count:,} ({count // NETWORKS_PER_RUN:,}) | {row['engine']['steps']:,} / "
+                     + (f"{peer:,}" if peer else "-") + " | "
                      f"{_rate(row['engine'])} | "
                      + " | ".join(_rate(row[mode]) for mode in PEERS) + " | "
                      + (f"{ratio:.1f}x |" if ratio else "PyTorch not installed |"))
@@ -581,12 +584,14 @@ def main(argv=None):
     _log("set-up of the protocol's runs (first, before anything else has compiled)")
     results["setup_seconds"] = {str(runs): bench_setup(runs) for runs in SETUP_RUNS}
     # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
-    # and would slow whatever is timed next. About 15 M model-steps for our engine (the paper's
-    # protocol at 150 models), 1.5 M for the peers; a smoke run does a hundredth.
+    # and would slow whatever is timed next. 150 M model-steps for our engine (ten times the paper's
+    # protocol at 150 models), 3 M for the peers: each timing lasts about a second or more. (Until
+    # 2026-12-02, 15 M and 1.5 M: timings of about 0.2 s, which moved by up to 30% between two runs
+    # and put the ratio at 1,500 models on either side of its goal.) A smoke run does a thousandth.
     protocols = {count: protocol(count // NETWORKS_PER_RUN) for count in MODEL_COUNTS}
-    steps = {count: max(15_000_000 // count // 100, 10) if args.quick else 15_000_000 // count
+    steps = {count: max(150_000_000 // count // 1000, 10) if args.quick else 150_000_000 // count
              for count in MODEL_COUNTS}
-    peer_steps = {count: 20 if args.quick else max(100, 1_500_000 // count)
+    peer_steps = {count: 20 if args.quick else max(100, 3_000_000 // count)
                   for count in MODEL_COUNTS}
     sgd = {}
     for count, models in protocols.items():

@@ -53,7 +53,7 @@ def key():
 # 2026-12-01: test_family 46, test_exact 28, test_closed_forms 19, test_cnn 19, test_experiments 18,
 # test_training 17, test_cnn_studies 17, test_report 15, test_monte_carlo 15, test_distributed 15,
 # test_losses 14, test_readme 10, test_properties 9, test_exact_descent 9, test_beliefs 9,
-# test_torch_adapter 6, test_invariances 6, test_bad_input 6; test_compile_options about 20 since
+# test_torch_adapter 6, test_invariances 6, test_bad_input 6; test_compile_options about 13 since
 # 2026-12-02, when it took a fresh-process run of the engine at its own options); the rest,
 # under 6 s each, follow in pytest's order. With the Makefile's --no-loadscope-reorder, pytest-xdist
 # hands whole modules to its workers in this order, a greedy longest-first schedule; by default it

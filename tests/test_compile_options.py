@@ -10,6 +10,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from theory import exact
 from theory.noise import as_noise
@@ -18,36 +19,30 @@ from theory.compile_options import FULL_OPTIMISATION, LONG_RUNNING, long_running
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _fresh_process(code):
-    """Run ``code`` in a new interpreter without DROPOUT_COMPILE_LONG_RUNNING."""
-    env = {k: v for k, v in os.environ.items() if k != "DROPOUT_COMPILE_LONG_RUNNING"}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True, cwd=ROOT).stdout.strip()
-
-
-def test_options_apply_at_top_level_and_a_nested_call_takes_the_outer_programs():
-    def cube_sum(x, power):
-        return jnp.sum(x ** power)
-
-    f = long_running_jit(cube_sum, options=FULL_OPTIMISATION, static_argnames=("power",))
-    x = jnp.arange(4.0)
-    assert float(f(x, power=3)) == 36.0
-    assert float(jax.jit(lambda v: f(v, power=3))(x)) == 36.0           # JAX refuses nested options
-    assert np.array_equal(jax.vmap(lambda v: f(v, power=3))(x[:, None]), x ** 3)
-    assert np.array_equal(jax.grad(lambda v: f(v, power=3))(x), 3 * x ** 2)
-
-
-def test_the_library_runs_its_long_running_programs_with_the_options_on():
-    """In this process the options are off (tests/conftest.py asks for fast compiles). In a fresh
-    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation with 512-bit
-    vectors where the CPU has them (theory.compile_options.WIDE_VECTORS), and an exact
-    evaluation over runs inside a jitted function and an enumeration past the threshold, at top
-    level and under jax.grad, run and agree with the same calls at top level. (The threshold is
-    lowered there, so that a small enumeration counts as long: compiling a large one with the full
-    optimisation took most of this test's 7 s.)"""
-    assert LONG_RUNNING is None
-    code = """
+# The checks that need the library's own options run in one fresh interpreter without
+# DROPOUT_COMPILE_LONG_RUNNING (one start-up of Python and JAX instead of one per test): the SGD
+# engine's run-batch check first, then the exact evaluator's (which lowers a threshold of
+# theory.exact). Each prints its name and its verdict.
+ENGINE_BATCH = """
 import jax, jax.numpy as jnp, numpy as np
+from sgd import training
+from sgd.initialisation import torch_default_init
+runs = 70
+keys = jax.random.split(jax.random.key(8), runs)
+params = jax.vmap(lambda k: torch_default_init(k, 4, 5, 3))(keys)
+X = jax.random.uniform(jax.random.key(9), (runs, 10, 4), jnp.float64, -1, 1)
+Y = (jnp.prod(jnp.sign(X), axis=-1) > 0).astype(jnp.float64)
+regime = training.stack_runs([training.Regime(keep_prob=(0.5, 0.3, 0.75)[i % 3])
+                              for i in range(runs)])
+schedule = training.Schedule(steps=1000, log_every=500)
+run = lambda *a: training.train(*a, schedule, noise="dropconnect", loss="logistic")
+together = run(keys, params, X, Y, regime)
+subset = np.array([37, *range(60, 70)])
+alone = run(*jax.tree_util.tree_map(lambda a: a[subset], (keys, params, X, Y, regime)))
+print("batch", all(np.array_equal(a, b[subset]) for a, b in
+                   zip(jax.tree_util.tree_leaves(alone), jax.tree_util.tree_leaves(together))))
+"""
+OPTIONS = """
 import theory
 from theory.compile_options import LONG_RUNNING
 from theory.evaluation import exact_risk_and_dropout_criterion
@@ -64,12 +59,46 @@ Xl, Yl = jnp.asarray(rng.normal(size=(4, 3))), jnp.asarray(rng.normal(size=4))
 value = theory.dropout_criterion(net, Xl, Yl)
 grad = jax.grad(lambda p: theory.dropout_criterion(p, Xl, Yl))(net)
 plan = theory.exact.make_plan(net, theory.noise.as_noise((3, 3, 3), 0.5), 4)
-print(LONG_RUNNING == {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True,
-                       "xla_cpu_prefer_vector_width": 512},
-      theory.exact.long_enumeration(net, Xl, plan=plan) and np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
+print("options", LONG_RUNNING == {"xla_backend_optimization_level": 3,
+                                  "xla_cpu_use_fusion_emitters": True,
+                                  "xla_cpu_prefer_vector_width": 512},
+      theory.exact.long_enumeration(net, Xl, plan=plan)
+      and np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
       and all(np.isfinite(g).all() for g in jax.tree_util.tree_leaves(grad)))
 """
-    assert _fresh_process(code) == "True True"
+
+
+@pytest.fixture(scope="module")
+def production_options():
+    """{check name: its verdict line} from one fresh process running ENGINE_BATCH and OPTIONS."""
+    env = {k: v for k, v in os.environ.items() if k != "DROPOUT_COMPILE_LONG_RUNNING"}
+    out = subprocess.run([sys.executable, "-c", ENGINE_BATCH + OPTIONS], env=env,
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return dict(line.split(" ", 1) for line in out.strip().splitlines())
+
+
+def test_options_apply_at_top_level_and_a_nested_call_takes_the_outer_programs():
+    def cube_sum(x, power):
+        return jnp.sum(x ** power)
+
+    f = long_running_jit(cube_sum, options=FULL_OPTIMISATION, static_argnames=("power",))
+    x = jnp.arange(4.0)
+    assert float(f(x, power=3)) == 36.0
+    assert float(jax.jit(lambda v: f(v, power=3))(x)) == 36.0           # JAX refuses nested options
+    assert np.array_equal(jax.vmap(lambda v: f(v, power=3))(x[:, None]), x ** 3)
+    assert np.array_equal(jax.grad(lambda v: f(v, power=3))(x), 3 * x ** 2)
+
+
+def test_the_library_runs_its_long_running_programs_with_the_options_on(production_options):
+    """In this process the options are off (tests/conftest.py asks for fast compiles). In a fresh
+    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation with 512-bit
+    vectors where the CPU has them (theory.compile_options.WIDE_VECTORS), and an exact
+    evaluation over runs inside a jitted function and an enumeration past the threshold, at top
+    level and under jax.grad, run and agree with the same calls at top level (OPTIONS above). (The
+    threshold is lowered there, so that a small enumeration counts as long: compiling a large one
+    with the full optimisation took most of this test's 7 s.)"""
+    assert LONG_RUNNING is None
+    assert production_options["options"] == "True True"
 
 
 def test_a_program_long_only_for_some_shapes_takes_the_options_where_long_if_says():
@@ -126,29 +155,12 @@ def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
         np.testing.assert_array_equal(a, b)
 
 
-def test_under_the_engine_s_own_options_a_run_does_not_depend_on_its_batch():
+def test_under_the_engine_s_own_options_a_run_does_not_depend_on_its_batch(production_options):
     """tests/test_training.py checks this at the tests' fast-compile level, where it held even when
     it did not hold in `make all`: under the engine's own options (a fresh process), DropConnect
     under the logistic loss came out in the last bit differently for run 37 alone (a tile of 8
     lanes) and in a 70-run call (one tile of 72), and likewise runs 60-69 (16 lanes), while tiles
-    were cut to the call (sgd/kernel.py). Every tile is now kernel.LANES wide: bit for bit."""
-    code = """
-import jax, jax.numpy as jnp, numpy as np
-from sgd import training
-from sgd.initialisation import torch_default_init
-runs = 70
-keys = jax.random.split(jax.random.key(8), runs)
-params = jax.vmap(lambda k: torch_default_init(k, 4, 5, 3))(keys)
-X = jax.random.uniform(jax.random.key(9), (runs, 10, 4), jnp.float64, -1, 1)
-Y = (jnp.prod(jnp.sign(X), axis=-1) > 0).astype(jnp.float64)
-regime = training.stack_runs([training.Regime(keep_prob=(0.5, 0.3, 0.75)[i % 3])
-                              for i in range(runs)])
-schedule = training.Schedule(steps=1000, log_every=500)
-run = lambda *a: training.train(*a, schedule, noise="dropconnect", loss="logistic")
-together = run(keys, params, X, Y, regime)
-for lo, hi in ((37, 38), (60, 70)):
-    alone = run(*jax.tree_util.tree_map(lambda a: a[lo:hi], (keys, params, X, Y, regime)))
-    print(all(np.array_equal(a, b[lo:hi]) for a, b in zip(jax.tree_util.tree_leaves(alone),
-                                                          jax.tree_util.tree_leaves(together))))
-"""
-    assert _fresh_process(code).split() == ["True", "True"]
+    were cut to the call (sgd/kernel.py). Every tile is now kernel.LANES wide: bit for bit
+    (ENGINE_BATCH above: those 11 runs in one call of their own against the 70; with the old tiles,
+    16 lanes, that check fails too, measured 2026-12-02)."""
+    assert production_options["batch"] == "True"
