@@ -49,21 +49,22 @@ def key():
     return jax.random.key(SEED)
 
 
-# The test modules, longest first (seconds of work in one `make test` on this 2-core machine,
-# 2026-12-01: test_family 46, test_exact 28, test_closed_forms 19, test_cnn 19, test_experiments 18,
-# test_training 17, test_cnn_studies 17, test_report 15, test_monte_carlo 15, test_distributed 15,
-# test_losses 14, test_readme 10, test_properties 9, test_exact_descent 9, test_beliefs 9,
-# test_torch_adapter 6, test_invariances 6, test_bad_input 6; test_compile_options about 13 since
-# 2026-12-02, when it took a fresh-process run of the engine at its own options); the rest,
-# under 6 s each, follow in pytest's order. With the Makefile's --no-loadscope-reorder, pytest-xdist
-# hands whole modules to its workers in this order, a greedy longest-first schedule; by default it
+# The test modules, longest first: seconds of their tests (setup and call, `pytest --durations=0`)
+# in one `make test` on this 2-core machine with an empty compilation cache, 2026-12-02 (91 s of
+# pytest in all): test_family 17.8, test_cnn 13.8, test_compile_options 13 (16.3 before its two
+# fresh processes became one), test_exact 10.8, test_report 10.3, test_training 10.2,
+# test_experiments 9.0, test_losses 8.6, test_monte_carlo 8.3, test_cnn_studies 7.8,
+# test_distributed 7.3, test_beliefs 5.6, test_properties 5.4, test_closed_forms 5.0, test_readme
+# 5.0, test_evaluation 4.2, test_bad_input 3.5, test_practice_studies 2.9; the rest, under 2.5 s
+# each, follow in pytest's order. With the Makefile's --no-loadscope-reorder, pytest-xdist hands
+# whole modules to its workers in this order, a greedy longest-first schedule; by default it
 # orders them by their number of tests, which left single-test modules of 10 to 17 s to run alone
 # at the end.
-LONGEST_FIRST = ("test_family", "test_exact", "test_closed_forms", "test_cnn", "test_experiments",
-                 "test_training", "test_cnn_studies", "test_report", "test_monte_carlo",
-                 "test_distributed", "test_compile_options", "test_losses", "test_readme",
-                 "test_properties", "test_exact_descent", "test_beliefs", "test_torch_adapter",
-                 "test_invariances", "test_bad_input")
+LONGEST_FIRST = ("test_family", "test_cnn", "test_compile_options", "test_exact", "test_report",
+                 "test_training", "test_experiments", "test_losses", "test_monte_carlo",
+                 "test_cnn_studies", "test_distributed", "test_beliefs", "test_properties",
+                 "test_closed_forms", "test_readme", "test_evaluation", "test_bad_input",
+                 "test_practice_studies")
 
 
 def pytest_collection_modifyitems(config, items):
