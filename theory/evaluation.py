@@ -10,11 +10,11 @@ full optimisation (:mod:`theory.compile_options`).
 
 The runs are evaluated a few at a time (:func:`each_run`, ``jax.lax.map``), not all vmapped
 together: the exact evaluator sizes its chunks of patterns for one network's cache budget, and a
-vmap over R runs makes every intermediate R times larger. Measured on this 2-core machine: 8 trained
-diabetes networks 10-8-8-8-1 (2^16 patterns x 309 examples each) take 1.75 s one after another
-against 5.2 s vmapped; 64 networks 5-5-5-1 on 10 examples 21 ms one at a time, 12-14 ms 4 or 16 at
-a time, 45 ms all at once; 400 networks 5-5-1 on 10 examples 3.1-3.6 ms 1 to 16 at a time, 7.3 ms
-all at once. :func:`runs_at_once` turns this into a rule.
+vmap over R runs makes every intermediate R times larger. Measured on the project's earlier 2-core
+machine (before 2026-12-02): 8 trained diabetes networks 10-8-8-8-1 (2^16 patterns x 309 examples
+each) take 1.75 s one after another against 5.2 s vmapped; 64 networks 5-5-5-1 on 10 examples 21 ms
+one at a time, 12-14 ms 4 or 16 at a time, 45 ms all at once; 400 networks 5-5-1 on 10 examples
+3.1-3.6 ms 1 to 16 at a time, 7.3 ms all at once. :func:`runs_at_once` turns this into a rule.
 """
 
 from __future__ import annotations

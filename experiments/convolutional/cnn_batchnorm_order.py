@@ -75,8 +75,8 @@ def _moment_draws(params, state, X, keys, *, arch, samples):
                                       batchnorm_inputs(arch, p, s, x, k).items()},
                            jax.random.split(key, samples))
     # One run at a time, its draws one at a time (each is the whole training set): 5.1 s for 32
-    # runs x 32 draws on this 2-core machine, against 10.6 s with the runs vmapped and 8.6 / 12.6 s
-    # with the draws 4 / 8 at a time.
+    # runs x 32 draws on the project's earlier 2-core machine (before 2026-12-02), against 10.6 s
+    # with the runs vmapped and 8.6 / 12.6 s with the draws 4 / 8 at a time.
     return each_run(run, params, state, X, keys)
 
 

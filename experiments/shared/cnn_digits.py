@@ -116,8 +116,9 @@ def test_metrics(arch: Architecture, trained, splits) -> dict:
 def _sampled_losses(params, state, X, labels, keys, *, arch, samples):
     """(runs, samples): the mean cross-entropy over X of each run under one draw of every example's
     masks (:func:`sgd.cnn.noisy_logits`), ``samples`` independent draws per run. One run at a time,
-    its draws 8 at a time: 3.2 s for 32 runs x 128 draws x 200 examples on this 2-core machine,
-    against 7.8 s with the runs vmapped and the draws one at a time."""
+    its draws 8 at a time: 3.2 s for 32 runs x 128 draws x 200 examples on the project's earlier
+    2-core machine (before 2026-12-02), against 7.8 s with the runs vmapped and the draws one at a
+    time."""
     def run(p, s, x, y, key):
         return jax.lax.map(lambda k: cross_entropy(noisy_logits(arch, p, s, x, k), y),
                            jax.random.split(key, samples), batch_size=8)
