@@ -72,6 +72,10 @@ from theory.noise import as_noise, draw_raw  # noqa: E402
 K, N_HIDDEN, N_EXAMPLES = parity_protocol.K, parity_protocol.N_HIDDEN, parity_protocol.N_EXAMPLES
 NETWORKS_PER_RUN = 15                         # 5 scales x 3 regimes, Torch7 momentum
 MODEL_COUNTS = (150, 1_500, 15_000)
+# Model-steps each peer is timed on, by size: its best (the hand gradient, compiled) ran at about
+# 2.4 / 6.7 / 8.7 M model-steps/s (2026-12-02), so about a second a timing at 150 models and 1.1-1.5 s
+# at the others; eager autograd at 150 models (0.6 M/s) takes about 5 s.
+PEER_MODEL_STEPS = {150: 3_000_000, 1_500: 10_000_000, 15_000: 10_000_000}
 SETUP_RUNS = (10, 100, 1_000)
 
 
@@ -153,7 +157,8 @@ def bench_torch_batched(models, steps, repeats, mode, draw_masks=True):
     """Every model in one set of tensors ((M, n, K) weights), one example and one pair of masks per
     model per step (both masks from one ``torch.rand``), float32, in-place updates. The layout is
     the one that suits PyTorch's CPU kernels here: a broadcast multiply and a sum over the 5 inputs
-    rather than einsum or bmm over 5 x 5 matrices (1.2-1.5x faster on this machine). Modes:
+    rather than einsum or bmm over 5 x 5 matrices (1.2-1.5x faster on the project's earlier 2-core
+    machine). Modes:
 
     * ``torch_eager`` / ``torch_compiled``: autograd through the batched forward pass, momentum and
       weight decay by ``torch._foreach_*`` in place; compiled: the loss (forward and backward,
@@ -585,13 +590,14 @@ def main(argv=None):
     results["setup_seconds"] = {str(runs): bench_setup(runs) for runs in SETUP_RUNS}
     # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
     # and would slow whatever is timed next. 150 M model-steps for our engine (ten times the paper's
-    # protocol at 150 models), 3 M for the peers: each timing lasts about a second or more. (Until
-    # 2026-12-02, 15 M and 1.5 M: timings of about 0.2 s, which moved by up to 30% between two runs
-    # and put the ratio at 1,500 models on either side of its goal.) A smoke run does a thousandth.
+    # protocol at 150 models; 1.2-1.6 s a timing), PEER_MODEL_STEPS for the peers (the best peer
+    # about a second a timing or more). Until 2026-12-02, 15 M and 1.5 M: timings of about 0.2 s,
+    # which moved by up to 30% between two runs and put the ratio at 1,500 models on either side of
+    # its goal. A smoke run times the engine on a thousandth, the peers on 20 steps.
     protocols = {count: protocol(count // NETWORKS_PER_RUN) for count in MODEL_COUNTS}
     steps = {count: max(150_000_000 // count // 1000, 10) if args.quick else 150_000_000 // count
              for count in MODEL_COUNTS}
-    peer_steps = {count: 20 if args.quick else max(100, 3_000_000 // count)
+    peer_steps = {count: 20 if args.quick else PEER_MODEL_STEPS[count] // count
                   for count in MODEL_COUNTS}
     sgd = {}
     for count, models in protocols.items():

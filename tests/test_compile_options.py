@@ -43,6 +43,7 @@ print("batch", all(np.array_equal(a, b[subset]) for a, b in
                    zip(jax.tree_util.tree_leaves(alone), jax.tree_util.tree_leaves(together))))
 """
 OPTIONS = """
+import jax, jax.numpy as jnp, numpy as np
 import theory
 from theory.compile_options import LONG_RUNNING
 from theory.evaluation import exact_risk_and_dropout_criterion
@@ -70,11 +71,14 @@ print("options", LONG_RUNNING == {"xla_backend_optimization_level": 3,
 
 @pytest.fixture(scope="module")
 def production_options():
-    """{check name: its verdict line} from one fresh process running ENGINE_BATCH and OPTIONS."""
+    """{check name: its verdict} from one fresh process running ENGINE_BATCH and OPTIONS; a crash
+    fails both tests with the process's error."""
     env = {k: v for k, v in os.environ.items() if k != "DROPOUT_COMPILE_LONG_RUNNING"}
-    out = subprocess.run([sys.executable, "-c", ENGINE_BATCH + OPTIONS], env=env,
-                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    return dict(line.split(" ", 1) for line in out.strip().splitlines())
+    done = subprocess.run([sys.executable, "-c", ENGINE_BATCH + OPTIONS], env=env,
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        pytest.fail(f"the fresh process failed:\n{done.stderr[-3000:]}")
+    return dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
 
 
 def test_options_apply_at_top_level_and_a_nested_call_takes_the_outer_programs():
@@ -96,7 +100,7 @@ def test_the_library_runs_its_long_running_programs_with_the_options_on(producti
     evaluation over runs inside a jitted function and an enumeration past the threshold, at top
     level and under jax.grad, run and agree with the same calls at top level (OPTIONS above). (The
     threshold is lowered there, so that a small enumeration counts as long: compiling a large one
-    with the full optimisation took most of this test's 7 s.)"""
+    with the full optimisation took most of the 7 s this check took on its own.)"""
     assert LONG_RUNNING is None
     assert production_options["options"] == "True True"
 
