@@ -72,10 +72,22 @@ from theory.noise import as_noise, draw_raw  # noqa: E402
 K, N_HIDDEN, N_EXAMPLES = parity_protocol.K, parity_protocol.N_HIDDEN, parity_protocol.N_EXAMPLES
 NETWORKS_PER_RUN = 15                         # 5 scales x 3 regimes, Torch7 momentum
 MODEL_COUNTS = (150, 1_500, 15_000)
-# Model-steps each peer is timed on, by size: its best (the hand gradient, compiled) ran at about
-# 2.4 / 6.7 / 8.7 M model-steps/s (2026-12-02), so about a second a timing at 150 models and 1.1-1.5 s
-# at the others; eager autograd at 150 models (0.6 M/s) takes about 5 s.
+# Model-steps each timing covers. Ours: ten times the paper's protocol at 150 models, 1.2-1.6 s a
+# timing. The peers, by size: their best (the hand gradient, compiled) ran at about 2.4 / 6.7 / 8.7
+# M model-steps/s (2026-12-02), so about a second a timing at 150 models and 1.1-1.5 s at the
+# others; eager autograd at 150 models (0.6 M/s) takes about 5 s. Until 2026-12-02, 15 M and 1.5 M:
+# timings of about 0.2 s, which moved by up to 30% between two runs and put the ratio at 1,500
+# models on either side of its goal.
+ENGINE_MODEL_STEPS = 150_000_000
 PEER_MODEL_STEPS = {150: 3_000_000, 1_500: 10_000_000, 15_000: 10_000_000}
+
+
+def sgd_steps(models: int, quick: bool) -> tuple:
+    """(our steps, the peers' steps) for ``models`` Figure 2 models; a smoke run times ours on a
+    thousandth and the peers on 20 steps."""
+    if quick:
+        return max(ENGINE_MODEL_STEPS // models // 1000, 10), 20
+    return ENGINE_MODEL_STEPS // models, PEER_MODEL_STEPS[models] // models
 SETUP_RUNS = (10, 100, 1_000)
 
 
@@ -267,7 +279,7 @@ def bench_dropout_cost(repeats, have_torch, quick=False):
         _, keys, params, X, Y, per_network = parity_protocol.protocol_runs(
             DROPOUT_COST_RUNS, {regime: parity_protocol.REGIMES[regime]}, {"torch7": 0.5})
         models = (keys, params, X, Y, per_network)
-        steps, peer_steps = (100, 20) if quick else (100_000, 2_000)    # as the sizes above
+        steps, peer_steps = sgd_steps(keys.shape[0], quick)
         _log(f"dropout's cost per step: {regime}, {keys.shape[0]:,} models")
         out[regime] = {"engine": bench_engine(models, steps, repeats)}
         out[regime]["torch_eager"] = bench_torch_batched(
@@ -589,24 +601,18 @@ def main(argv=None):
     _log("set-up of the protocol's runs (first, before anything else has compiled)")
     results["setup_seconds"] = {str(runs): bench_setup(runs) for runs in SETUP_RUNS}
     # Our engine at every size first, then the peers: PyTorch's OpenMP threads spin on after a run
-    # and would slow whatever is timed next. 150 M model-steps for our engine (ten times the paper's
-    # protocol at 150 models; 1.2-1.6 s a timing), PEER_MODEL_STEPS for the peers (the best peer
-    # about a second a timing or more). Until 2026-12-02, 15 M and 1.5 M: timings of about 0.2 s,
-    # which moved by up to 30% between two runs and put the ratio at 1,500 models on either side of
-    # its goal. A smoke run times the engine on a thousandth, the peers on 20 steps.
+    # and would slow whatever is timed next.
     protocols = {count: protocol(count // NETWORKS_PER_RUN) for count in MODEL_COUNTS}
-    steps = {count: max(150_000_000 // count // 1000, 10) if args.quick else 150_000_000 // count
-             for count in MODEL_COUNTS}
-    peer_steps = {count: 20 if args.quick else PEER_MODEL_STEPS[count] // count
-                  for count in MODEL_COUNTS}
     sgd = {}
     for count, models in protocols.items():
-        _log(f"SGD, {count:,} models: our engine, {steps[count]:,} steps")
-        sgd[str(count)] = {"engine": bench_engine(models, steps[count], repeats)}
+        steps, _ = sgd_steps(count, args.quick)
+        _log(f"SGD, {count:,} models: our engine, {steps:,} steps")
+        sgd[str(count)] = {"engine": bench_engine(models, steps, repeats)}
     for count, models in protocols.items():
+        _, peer_steps = sgd_steps(count, args.quick)
         for mode in PEERS:
-            _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps[count]:,} steps")
-            sgd[str(count)][mode] = bench_torch_batched(models, peer_steps[count], repeats, mode) \
+            _log(f"SGD, {count:,} models: batched PyTorch ({mode}), {peer_steps:,} steps")
+            sgd[str(count)][mode] = bench_torch_batched(models, peer_steps, repeats, mode) \
                 if have_torch else skipped
     small = protocol(1)
     one_steps = 20 if args.quick else 300
