@@ -18,6 +18,7 @@ JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES=P and JAX_PROCESS_ID=0..P-1
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -122,7 +123,27 @@ def makefile_dependencies() -> str:
     return "\n".join(lines) + "\n"
 
 
+GC_THRESHOLDS = (10_000, 50, 100)
+"""Python's cyclic garbage collector, run less often than its default (700, 10, 10): JAX's tracing
+allocates many short-lived objects, and by default the collector ran about a thousand times in an
+experiment and walked the whole heap of imported modules in its full passes. With the modules
+imported before frozen out of its reach (``gc.freeze``) and these thresholds, measured on
+2026-12-02: depth_penalty 362 collections in 0.15-0.16 s against 1,148 in 1.01-1.10 s (of about
+30 s), negative_weights 349 in 0.12-0.15 s against 847 in 0.60-0.61 s (of about 15 s); most of the
+collections left are those of the imports, before this is set. Memory is not at stake: the
+young generation holds at most ten thousand objects before a collection. Nothing computed changes.
+tests/conftest.py does the same for the tests."""
+
+
+def collect_garbage_less_often() -> None:
+    """Freeze the objects that exist now (the imported modules) out of the garbage collector's
+    passes and set :data:`GC_THRESHOLDS`."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main(argv=None) -> int:
+    collect_garbage_less_often()
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="experiment name, or 'report'")

@@ -25,6 +25,9 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 import theory  # noqa: F401,E402  (enables float64 for every test, in one place)
+from experiments.__main__ import collect_garbage_less_often  # noqa: E402
+
+collect_garbage_less_often()    # as `make all`'s experiments do (experiments.__main__.GC_THRESHOLDS)
 
 SEED = 20170707  # replay a failing statistical test by keeping this fixed
 
