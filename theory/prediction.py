@@ -36,7 +36,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri   # the standard normal's CDF and quantile, as scipy.stats.norm
+                                        # computes them (not imported: it takes half a second)
 
 from theory.compile_options import RANDOM_HEAVY, long_running_jit
 from theory.exact import MAX_PATTERNS, check_max_patterns
@@ -104,7 +105,7 @@ def _check_confidence(confidence):
 def samples_normal(variance, tolerance, confidence=0.95):
     """The K with P(|s_K - mu| <= tolerance) = confidence under the normal approximation:
     ceil((z sigma / t)^2), z the two-sided normal quantile, at least 1 (an integer array)."""
-    t, z = _check_tolerance(tolerance), stats.norm.ppf(0.5 + _check_confidence(confidence) / 2)
+    t, z = _check_tolerance(tolerance), ndtri(0.5 + _check_confidence(confidence) / 2)
     return np.maximum(np.ceil(z * z * np.asarray(variance) / (t * t)), 1).astype(np.int64)
 
 
@@ -125,7 +126,7 @@ def coverage_upper_bound(samples, variance, third_abs, tolerance):
     t = _check_tolerance(tolerance)
     sigma = np.sqrt(np.asarray(variance, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
-        normal = 2.0 * stats.norm.cdf(t * np.sqrt(K) / sigma) - 1.0
+        normal = 2.0 * ndtr(t * np.sqrt(K) / sigma) - 1.0
         bound = normal + 2.0 * BERRY_ESSEEN_CONSTANT * np.asarray(third_abs) / (sigma ** 3
                                                                                  * np.sqrt(K))
     return np.where(sigma > 0, np.clip(bound, 0.0, 1.0), 1.0)
