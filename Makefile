@@ -19,6 +19,12 @@ DEVICES   ?= --xla_force_host_platform_device_count=$(NPROC)
 # exact criteria) ask for XLA's full optimisation themselves (theory/compile_options.py).
 FAST_COMPILE := --xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false
 
+# XLA:CPU splits a program's machine code into modules that threads compile in parallel (by default);
+# with an experiment on each core, no core is free for them, and the split is overhead: one module.
+# Measured 2026-12-02, one experiment at a time on one core (taskset), A/B/A/B, the same bytes out:
+# depth_penalty 65 and 75 s against 81 and 81 s, cnn_batchnorm_order 87 and 88 s against 91 and 100 s.
+ONE_CODEGEN_THREAD := --xla_cpu_parallel_codegen_split_count=1
+
 # JAX's persistent compilation cache, in the project (git-ignored .cache/): a rerun of `make all`
 # or `make test` loads what an earlier run compiled instead of compiling it again (the tests compile
 # at another optimisation level, so their entries are their own). A fresh clone starts empty.
@@ -79,7 +85,7 @@ $(DEPS): $(SOURCES) | $(SETUP)
 # the figure from the result it wrote (one Python start-up fewer), so figures/NAME.png comes out
 # newer than every prerequisite of the plot stage below, which then has nothing to do.
 results/%.json: | $(SETUP)
-	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
+	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(ONE_CODEGEN_THREAD) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
 
 # Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only, unless the PNG is already
 # newer than all its prerequisites (make decided to remake it before the compute stage drew it):
