@@ -6,6 +6,8 @@ Every weight and bias of a layer with fan-in m is drawn uniformly from [-1/sqrt(
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
@@ -15,9 +17,16 @@ def torch_default_init(key, K: int, n: int, d: int, *, dtype=jnp.float64):
     for name, value in (("K", K), ("n", n), ("d", d)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    sizes = [K] + [n] * (d - 1) + [1]
+    return _uniform_layers(key, (K,) + (n,) * (d - 1) + (1,), dtype)
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _uniform_layers(key, sizes: tuple, dtype):
+    """Every layer's weights and biases uniform on [-1/sqrt(fan-in), 1/sqrt(fan-in)], layer l from
+    split l of ``key``. One program per architecture: drawn op by op, every draw of a new shape
+    would compile a program of its own (the same bits either way)."""
     params = []
-    for layer_key, n_in, n_out in zip(jax.random.split(key, d), sizes[:-1], sizes[1:]):
+    for layer_key, n_in, n_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
         w_key, b_key = jax.random.split(layer_key)
         bound = 1.0 / n_in ** 0.5
         params.append((jax.random.uniform(w_key, (n_out, n_in), dtype, -bound, bound),

@@ -41,7 +41,7 @@ import numpy as np
 
 from sgd import distributed, kernel
 from theory.compile_options import RANDOM_HEAVY, long_running_jit
-from theory.network import widths
+from theory.network import run_shapes, widths
 from theory.losses import check_loss, pointwise_loss
 from theory.noise import Noise, as_noise, is_traced, noisy_outputs, realise_all
 
@@ -70,9 +70,15 @@ class Regime(NamedTuple):
 
 
 def stack_runs(trees):
-    """Stack per-run pytrees (parameters, Regimes) along a new leading run axis, for :func:`train`."""
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack([jnp.asarray(leaf) for leaf in leaves]),
-                                  *trees)
+    """Stack per-run pytrees (parameters, Regimes) along a new leading run axis, for :func:`train`.
+    Concrete leaves are stacked by NumPy (the same values; JAX's ``stack`` would compile a program
+    for every new number and shape of leaves), traced ones by JAX."""
+    def stack(*leaves):
+        if any(is_traced(leaf) for leaf in leaves):
+            return jnp.stack([jnp.asarray(leaf) for leaf in leaves])
+        return jnp.asarray(np.stack([np.asarray(leaf) for leaf in leaves]))
+
+    return jax.tree_util.tree_map(stack, *trees)
 
 
 class Schedule(NamedTuple):
@@ -93,8 +99,11 @@ class Trajectory(NamedTuple):
 
 
 def final_checkpoint(checkpoints):
-    """The parameters at the last checkpoint of every run: leaves (R, C, ...) become (R, ...)."""
-    return jax.tree_util.tree_map(lambda leaf: leaf[:, -1], checkpoints)
+    """The parameters at the last checkpoint of every run: leaves (R, C, ...) become (R, ...).
+    Concrete leaves are sliced by NumPy (JAX would compile a program for every new leaf shape)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: leaf[:, -1] if is_traced(leaf) else jnp.asarray(np.asarray(leaf)[:, -1]),
+        checkpoints)
 
 
 def keep_schedule(keep, steps: int) -> jax.Array:
@@ -122,7 +131,7 @@ def noisy_loss(noise: Noise, params, x, y, raw, keep, loss: str = "square"):
 def run_noise(params, noise: str = "dropout", groups=None) -> Noise:
     """The static part of a dropout variant for runs with parameters ``params`` (leading run axis):
     the kind and the groups; the keep probabilities come from each run's :class:`Regime`."""
-    sizes = widths(jax.tree_util.tree_map(lambda a: a[0], params))
+    sizes = widths(run_shapes(params))
     return as_noise(sizes, 1.0, noise, groups)._replace(keep=None)
 
 

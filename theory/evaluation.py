@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from theory.compile_options import long_running_jit
 from theory.exact import count_patterns, delta_moments, expected_losses, penalty_from_moments
 from theory.losses import check_labels, check_loss
-from theory.network import losses_without_noise, sum_squared_weights, widths
+from theory.network import losses_without_noise, run_shapes, sum_squared_weights, widths
 from theory.noise import Noise, as_noise
 
 
@@ -70,7 +70,7 @@ def _criteria(params, X, Y, *, noise: Noise, loss: str = "square"):
 @long_running_jit(static_argnames=("noise", "loss"))
 def _penalties_over_runs(params, X, Y, noise, loss):
     return each_run(lambda *args: _losses_and_penalties(*args, noise=noise, loss=loss)[1],
-                    params, X, Y, batch=runs_at_once(_first(params), noise, X.shape[1], loss))
+                    params, X, Y, batch=runs_at_once(run_shapes(params), noise, X.shape[1], loss))
 
 
 def exact_per_example_penalties(params, X, Y, keep_prob, *, noise="dropout", groups=None,
@@ -82,24 +82,19 @@ def exact_per_example_penalties(params, X, Y, keep_prob, *, noise="dropout", gro
                                 check_loss(loss))
 
 
-def _first(params, run_axes: int = 1):
-    """The first run (and checkpoint, with ``run_axes`` = 2) of ``params``."""
-    return jax.tree_util.tree_map(lambda a: a[(0,) * run_axes], params)
-
-
 def _noise(params, keep_prob, noise, groups, run_axes: int) -> Noise:
-    return as_noise(widths(_first(params, run_axes)), keep_prob, noise, groups)
+    return as_noise(widths(run_shapes(params, run_axes)), keep_prob, noise, groups)
 
 
 @long_running_jit(static_argnames=("noise", "loss"))
 def _over_runs(params, X, Y, noise, loss="square"):
     return each_run(partial(_criteria, noise=noise, loss=loss), params, X, Y,
-                    batch=runs_at_once(_first(params), noise, X.shape[1], loss))
+                    batch=runs_at_once(run_shapes(params), noise, X.shape[1], loss))
 
 
 @long_running_jit(static_argnames=("noise",))
 def _over_checkpoints(checkpoints, X, Y, noise):
-    batch = runs_at_once(_first(checkpoints, 2), noise, X.shape[1])
+    batch = runs_at_once(run_shapes(checkpoints, 2), noise, X.shape[1])
 
     def per_run(run_checkpoints, run_X, run_Y):
         return each_run(lambda c: _criteria(c, run_X, run_Y, noise=noise), run_checkpoints,
@@ -128,7 +123,7 @@ def _gaps_over_runs(params, X, noise):
         def one_output(w, b):                      # E_R[D_c] - W_c(x) for output c
             return delta_moments((*hidden, (w[None], b[None])), run_X, noise)[1]
         return jax.vmap(one_output, out_axes=-1)(W_out, b_out)
-    return each_run(one_run, params, X, batch=runs_at_once(_first(params), noise, X.shape[1]))
+    return each_run(one_run, params, X, batch=runs_at_once(run_shapes(params), noise, X.shape[1]))
 
 
 def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
@@ -138,9 +133,8 @@ def exact_inference_gaps(params, X, keep_prob, *, noise="dropout", groups=None):
     unlike an expected cross-entropy. Under the cross-entropy, l(D, c) = logsumexp(D) - D_c, so the
     penalty for label c minus the penalty for label y is gap_y - gap_c (ours). Arguments as
     :func:`exact_risk_and_dropout_criterion`."""
-    one = _first(params)
-    single = (*one[:-1], (one[-1][0][:1], one[-1][1][:1]))
-    return _gaps_over_runs(params, X, as_noise(widths(single), keep_prob, noise, groups))
+    noise = as_noise(widths(run_shapes(params)), keep_prob, noise, groups)
+    return _gaps_over_runs(params, X, noise)
 
 
 @long_running_jit(static_argnames=("loss",))

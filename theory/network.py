@@ -155,6 +155,14 @@ def widths(params) -> tuple[int, ...]:
     return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params[:-1])
 
 
+def run_shapes(params, run_axes: int = 1):
+    """One run's parameters as shapes and dtypes only (``jax.ShapeDtypeStruct`` leaves without their
+    first ``run_axes`` axes), for what reads only shapes (:func:`widths`, pattern counts): unlike
+    indexing the arrays, nothing runs and nothing is compiled."""
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape[run_axes:], a.dtype),
+                                  params)
+
+
 def _last_hidden(params, X):
     a = X
     for W, b in params[:-1]:

@@ -69,8 +69,11 @@ class Noise(NamedTuple):
         return isinstance(p, jax.core.Tracer) or float(p) != 1.0
 
     def keep_array(self, dtype=jnp.float64) -> jax.Array:
-        """The d keep probabilities as one array (traced values stay traced)."""
-        return jnp.stack([jnp.asarray(p, dtype) for p in self.keep])
+        """The d keep probabilities as one array (traced values stay traced; concrete ones are
+        stacked by NumPy, which compiles nothing)."""
+        if any(is_traced(p) for p in self.keep):
+            return jnp.stack([jnp.asarray(p, dtype) for p in self.keep])
+        return jnp.asarray(np.asarray([np.asarray(p) for p in self.keep], dtype))
 
     def num_groups(self, layer: int, width: int) -> int:
         g = self.groups[layer]
