@@ -20,9 +20,9 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
    scale, trace, scale_by_schedule);
 5. optionally project the weights (not the biases) onto W >= 0, and optionally hold the biases at 0.
 
-Everything runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs
+The training runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs
 with their own data and hyperparameters. The runs are cut into tiles of ``LANES`` runs laid out one
-run per vector lane (:mod:`sgd.kernel`: the gradient written out by hand, every step a
+run per vector lane (on the host, outside the compiled program) (:mod:`sgd.kernel`: the gradient written out by hand, every step a
 few fused loops over the lanes, in cache), and each tile is trained by ``lax.scan`` over steps; the
 random numbers of a chunk of steps are drawn at once from each run's own counter-based stream, so
 a run's numbers do not depend on which other runs share its tile, device or call. The run axis is
@@ -162,21 +162,22 @@ def random_fields(regime: Regime, runs: int, depth: int, kind: str):
 
 def _lanes_last(tree, runs: int):
     """Pad the run axis to whole tiles of kernel.LANES runs (repeating run 0) and lay each leaf out
-    as (tiles, ..., LANES)."""
+    as (tiles, ..., LANES): NumPy arrays (moving data on the host compiles nothing)."""
     width = kernel.LANES
     tiles = -(-runs // width)
 
     def move(a):
-        a = jnp.concatenate([a, jnp.repeat(a[:1], tiles * width - runs, axis=0)])
-        return jnp.moveaxis(a.reshape((tiles, width) + a.shape[1:]), 1, -1)
+        a = np.asarray(a)
+        a = np.concatenate([a, np.repeat(a[:1], tiles * width - runs, axis=0)])
+        return np.moveaxis(a.reshape((tiles, width) + a.shape[1:]), 1, -1)
 
     return jax.tree_util.tree_map(move, tree)
 
 
 def _runs_first(tree, runs: int):
-    """Inverse of :func:`_lanes_last` for outputs (tiles, C, ..., T) -> (runs, C, ...)."""
+    """Inverse of :func:`_lanes_last` for outputs (tiles, C, ..., T) -> (runs, C, ...), in NumPy."""
     def move(a):
-        a = jnp.moveaxis(a, -1, 1)
+        a = np.moveaxis(np.asarray(a), -1, 1)
         return a.reshape((-1,) + a.shape[2:])[:runs]
 
     return jax.tree_util.tree_map(move, tree)
@@ -233,16 +234,10 @@ def _train_tile(key, bits, params, X, Y, regime, schedule, noise, fields, loss):
     return out
 
 
-def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, loss):
-    """Every run on one device: tiles of LANES runs, trained one after another."""
-    runs = keys.shape[0]
-    stream = jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, _STREAM), (2,),
-                                                jnp.uint32))(keys)
-    params = tuple((W, b) for W, b in params)
-    tiles = _lanes_last((stream, bits, params, X, Y, regime), runs)
-    checkpoints, losses = jax.lax.map(
-        lambda tile: _train_tile(*tile, schedule, noise, fields, loss), tiles)
-    return Trajectory(_runs_first(checkpoints, runs), _runs_first(losses, runs))
+def _train_tiles(tiles, schedule, noise, fields, loss):
+    """Every tile of one device's runs (laid out by :func:`_lanes_last`), one after another: the
+    checkpoints (tiles, C, ..., T) and the mean minibatch loss of every window (tiles, C, T)."""
+    return jax.lax.map(lambda tile: _train_tile(*tile, schedule, noise, fields, loss), tiles)
 
 
 # XLA's level 1, not 3, with 512-bit vectors where the CPU has them (theory.compile_options:
@@ -251,8 +246,40 @@ def _train_device(keys, bits, params, X, Y, regime, schedule, noise, fields, los
 # about 1.3x more on an AVX-512 core. The arithmetic is not always level 3's or 256-bit vectors' to
 # the bit (the logistic loss); the options and the tile (kernel.LANES) are fixed, so a run's numbers
 # still depend on its key (and its own settings) alone.
-_train_single = long_running_jit(_train_device, options=RANDOM_HEAVY,
-                                 static_argnames=("schedule", "noise", "fields", "loss"))
+_STATIC = ("schedule", "noise", "fields", "loss")
+_train_tiles_program = long_running_jit(_train_tiles, options=RANDOM_HEAVY, static_argnames=_STATIC)
+
+
+@jax.jit
+def _streams(keys):
+    """Each run's training stream, the two 32-bit words of the counter-based hash's key
+    (:mod:`sgd.kernel`), from its PRNG key."""
+    return jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, _STREAM), (2,),
+                                              jnp.uint32))(keys)
+
+
+def _tiles(keys, bits, params, X, Y, regime):
+    """One device's runs laid out in tiles, on the host (NumPy: moving data compiles nothing). The
+    layout is not part of the compiled program: with it, the engine's program for 64 depth-3
+    networks took 2.8-3.4 s to compile, without it 1.6-1.7 s (2026-12-02, one core), for the same
+    bits."""
+    return _lanes_last((_streams(keys), bits, tuple((W, b) for W, b in params), X, Y, regime),
+                       keys.shape[0])
+
+
+def _train_single(keys, bits, params, X, Y, regime, *, program=_train_tiles_program,
+                  **static) -> Trajectory:
+    """Every run on one device: tiles of LANES runs, trained one after another by ``program``."""
+    outputs = program(jax.device_put(_tiles(keys, bits, params, X, Y, regime)), **static)
+    return _trajectory([_runs_first(outputs, keys.shape[0])])
+
+
+def _trajectory(blocks: list) -> Trajectory:
+    """The Trajectory of the host outputs (checkpoints, losses) of blocks of runs, in order, on the
+    default device."""
+    return Trajectory(*jax.tree_util.tree_map(
+        lambda *parts: jnp.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0]),
+        *blocks))
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
@@ -301,19 +328,16 @@ def _train_local(args, static, split_above: int) -> Trajectory:
     if len(devices) == 1 or runs * static["schedule"].steps <= split_above:
         return _train_single(*args, **static)
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
-    blocks = [jax.device_put(_runs_between(args, lo, hi), device)
+    # Every block laid out before any is trained (the layout runs on the default device, which
+    # would otherwise wait for the first block's training), then all dispatched, then collected.
+    blocks = [(_tiles(*_runs_between(args, lo, hi)), hi - lo, device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]
-    outs = [_train_single(*block, **static) for block in blocks]   # dispatched asynchronously
-    return _concatenate_runs(*jax.device_put(outs, devices[0]))
+    started = [(_train_tiles_program(jax.device_put(tiles, device), **static), count)
+               for tiles, count, device in blocks]
+    return _trajectory([_runs_first(outputs, count) for outputs, count in started])
 
 
 @jax.jit(static_argnums=(1, 2))
 def _runs_between(tree, lo: int, hi: int):
     """Runs lo..hi-1 of every leaf (one program for the whole tree, not one per leaf)."""
     return jax.tree_util.tree_map(lambda a: a[lo:hi], tree)
-
-
-@jax.jit
-def _concatenate_runs(*trees):
-    """The trees' leaves concatenated along the run axis, in order (one program)."""
-    return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *trees)

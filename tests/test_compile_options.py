@@ -148,13 +148,14 @@ def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
     level_1 = {**FULL_OPTIMISATION, "xla_backend_optimization_level": 1}
     runs_under = []
     for width in (256, 512):
-        program = long_running_jit(training._train_device,
+        program = long_running_jit(training._train_tiles,
                                    options={**level_1, "xla_cpu_prefer_vector_width": width},
                                    static_argnames=("schedule", "noise", "fields", "loss"))
         spec = training.run_noise(params)
         fields, bits = training.random_fields(regime, runs, 3, spec.kind)
-        runs_under.append(program(keys, jnp.asarray(bits), params, X, Y, regime, schedule=schedule,
-                                  noise=spec, fields=fields, loss="square"))
+        runs_under.append(training._train_single(keys, jnp.asarray(bits), params, X, Y, regime,
+                                                 program=program, schedule=schedule, noise=spec,
+                                                 fields=fields, loss="square"))
     for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in runs_under)):
         np.testing.assert_array_equal(a, b)
 
