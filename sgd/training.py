@@ -33,6 +33,7 @@ exact evaluator.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -174,10 +175,14 @@ def _lanes_last(tree, runs: int):
     return jax.tree_util.tree_map(move, tree)
 
 
+@partial(jax.jit, static_argnums=(1,))
 def _runs_first(tree, runs: int):
-    """Inverse of :func:`_lanes_last` for outputs (tiles, C, ..., T) -> (runs, C, ...), in NumPy."""
+    """Inverse of :func:`_lanes_last` for outputs (tiles, C, ..., T) -> (runs, C, ...), on the
+    outputs' device: a program of its own, quick to compile at any level (transposes), and faster
+    than NumPy on large outputs (150 models x 1,000 checkpoints: 1.8 s against 2.1 s a call of
+    the Figure 2 protocol's 150 million model-steps)."""
     def move(a):
-        a = np.moveaxis(np.asarray(a), -1, 1)
+        a = jnp.moveaxis(a, -1, 1)
         return a.reshape((-1,) + a.shape[2:])[:runs]
 
     return jax.tree_util.tree_map(move, tree)
@@ -267,19 +272,18 @@ def _tiles(keys, bits, params, X, Y, regime):
                        keys.shape[0])
 
 
+def _trained(tiles, runs: int, static: dict, *, device=None,
+             program=_train_tiles_program) -> Trajectory:
+    """Train ``runs`` runs laid out in ``tiles`` on ``device`` (None: the default one) with
+    ``program``; returns without waiting for the training."""
+    return Trajectory(*_runs_first(program(jax.device_put(tiles, device), **static), runs))
+
+
 def _train_single(keys, bits, params, X, Y, regime, *, program=_train_tiles_program,
                   **static) -> Trajectory:
     """Every run on one device: tiles of LANES runs, trained one after another by ``program``."""
-    outputs = program(jax.device_put(_tiles(keys, bits, params, X, Y, regime)), **static)
-    return _trajectory([_runs_first(outputs, keys.shape[0])])
-
-
-def _trajectory(blocks: list) -> Trajectory:
-    """The Trajectory of the host outputs (checkpoints, losses) of blocks of runs, in order, on the
-    default device."""
-    return Trajectory(*jax.tree_util.tree_map(
-        lambda *parts: jnp.asarray(np.concatenate(parts) if len(parts) > 1 else parts[0]),
-        *blocks))
+    return _trained(_tiles(keys, bits, params, X, Y, regime), keys.shape[0], static,
+                    program=program)
 
 
 def train(keys, params, X, Y, regime: Regime, schedule: Schedule, *, noise: str = "dropout",
@@ -328,16 +332,21 @@ def _train_local(args, static, split_above: int) -> Trajectory:
     if len(devices) == 1 or runs * static["schedule"].steps <= split_above:
         return _train_single(*args, **static)
     bounds = np.linspace(0, runs, len(devices) + 1).astype(int)
-    # Every block laid out before any is trained (the layout runs on the default device, which
-    # would otherwise wait for the first block's training), then all dispatched, then collected.
+    # Every block laid out before any is trained (the layout reads streams computed on the default
+    # device, which would otherwise wait for the first block's training), then all dispatched.
     blocks = [(_tiles(*_runs_between(args, lo, hi)), hi - lo, device)
               for lo, hi, device in zip(bounds[:-1], bounds[1:], devices) if hi > lo]
-    started = [(_train_tiles_program(jax.device_put(tiles, device), **static), count)
-               for tiles, count, device in blocks]
-    return _trajectory([_runs_first(outputs, count) for outputs, count in started])
+    outs = [_trained(tiles, count, static, device=device) for tiles, count, device in blocks]
+    return _concatenate_runs(*jax.device_put(outs, devices[0]))
 
 
 @jax.jit(static_argnums=(1, 2))
 def _runs_between(tree, lo: int, hi: int):
     """Runs lo..hi-1 of every leaf (one program for the whole tree, not one per leaf)."""
     return jax.tree_util.tree_map(lambda a: a[lo:hi], tree)
+
+
+@jax.jit
+def _concatenate_runs(*trees):
+    """The trees' leaves concatenated along the run axis, in order (one program)."""
+    return jax.tree_util.tree_map(lambda *parts: jnp.concatenate(parts), *trees)
