@@ -22,13 +22,13 @@ One step of SGD on one run (batch size 1, as in the paper's Torch experiment, Se
 
 The training runs inside one ``jit`` per device: seeds, input scales and regimes are all just runs
 with their own data and hyperparameters. The runs are cut into tiles of ``LANES`` runs laid out one
-run per vector lane (on the host, outside the compiled program) (:mod:`sgd.kernel`: the gradient written out by hand, every step a
-few fused loops over the lanes, in cache), and each tile is trained by ``lax.scan`` over steps; the
-random numbers of a chunk of steps are drawn at once from each run's own counter-based stream, so
-a run's numbers do not depend on which other runs share its tile, device or call. The run axis is
-split over the local devices. Parameters are checkpointed every ``log_every`` steps, with the mean
-minibatch loss (dropout active) over each window, so training can be judged afterwards with the
-exact evaluator.
+run per vector lane, on the host before the program starts (:mod:`sgd.kernel`: the gradient written
+out by hand, every step a few fused loops over the lanes, in cache), and each tile is trained by
+``lax.scan`` over steps; the random numbers of a chunk of steps are drawn at once from each run's
+own counter-based stream, so a run's numbers do not depend on which other runs share its tile,
+device or call. The run axis is split over the local devices. Parameters are checkpointed every
+``log_every`` steps, with the mean minibatch loss (dropout active) over each window, so training
+can be judged afterwards with the exact evaluator.
 """
 
 from __future__ import annotations

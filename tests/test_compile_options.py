@@ -150,7 +150,7 @@ def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
     for width in (256, 512):
         program = long_running_jit(training._train_tiles,
                                    options={**level_1, "xla_cpu_prefer_vector_width": width},
-                                   static_argnames=("schedule", "noise", "fields", "loss"))
+                                   static_argnames=training._STATIC)
         spec = training.run_noise(params)
         fields, bits = training.random_fields(regime, runs, 3, spec.kind)
         runs_under.append(training._train_single(keys, jnp.asarray(bits), params, X, Y, regime,
