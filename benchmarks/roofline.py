@@ -10,8 +10,9 @@ Two numbers bound a model-step from below:
   multiply-adds (each counted as 2 operations, so the bound assumes every multiply and add of the
   step pairs into one multiply-add, which flatters the bound) and the Threefry round's 32-bit
   integer operations, on every core at once, on 256-bit vectors and, where the core has AVX-512,
-  on 512-bit ones: each rate is the faster width's (the engine is compiled for 512-bit vectors
-  where they exist, theory.compile_options.WIDE_VECTORS).
+  on 512-bit ones: each rate is the faster width's, the machine's bound (the engine is compiled
+  for AVX2 at most, theory.compile_options.PORTABLE_FLAGS, so that an AVX-512 core gives the same
+  bits: there it cannot reach this bound).
 
 bound (model-steps/s) = 1 / (F / float64 rate + I / integer rate): the float and integer work are
 taken not to overlap (they share the same vector pipes on x86 cores). The microbenchmark is

@@ -245,12 +245,11 @@ def _train_tiles(tiles, schedule, noise, fields, loss):
     return jax.lax.map(lambda tile: _train_tile(*tile, schedule, noise, fields, loss), tiles)
 
 
-# XLA's level 1, not 3, with 512-bit vectors where the CPU has them (theory.compile_options:
-# RANDOM_HEAVY, WIDE_VECTORS): on the Figure 2 protocol level 1 ran 1.3x (15,000 runs) to 1.5x
-# (1,500 runs) faster than level 3 and compiles about a quarter faster, and the vector width gained
-# about 1.3x more on an AVX-512 core. The arithmetic is not always level 3's or 256-bit vectors' to
-# the bit (the logistic loss); the options and the tile (kernel.LANES) are fixed, so a run's numbers
-# still depend on its key (and its own settings) alone.
+# XLA's level 1, not 3 (theory.compile_options.RANDOM_HEAVY): on the Figure 2 protocol level 1 ran
+# 1.3x (15,000 runs) to 1.5x (1,500 runs) faster than level 3 and compiles about a quarter faster.
+# The arithmetic is not always level 3's to the bit (the logistic loss); the options, the process's
+# flags (theory.compile_options.PORTABLE_FLAGS) and the tile (kernel.LANES) are fixed, so a run's
+# numbers still depend on its key (and its own settings) alone.
 _STATIC = ("schedule", "noise", "fields", "loss")
 _train_tiles_program = long_running_jit(_train_tiles, options=RANDOM_HEAVY, static_argnames=_STATIC)
 

@@ -1,6 +1,6 @@
 """The long-running programs' compiler options (theory/compile_options.py): XLA's full optimisation
 unless the environment asks for fast compiles, at top level only (nested, the outer program's), and
-the exact evaluator's choice by size."""
+the exact evaluator's choice by size; the process's flags for the same bits on every x86 CPU."""
 
 import os
 import subprocess
@@ -14,7 +14,8 @@ import pytest
 
 from theory import exact
 from theory.noise import as_noise
-from theory.compile_options import FULL_OPTIMISATION, LONG_RUNNING, long_running_jit
+from theory.compile_options import (FULL_OPTIMISATION, LONG_RUNNING, PORTABLE_FLAGS,
+                                    long_running_jit)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,8 +62,7 @@ value = theory.dropout_criterion(net, Xl, Yl)
 grad = jax.grad(lambda p: theory.dropout_criterion(p, Xl, Yl))(net)
 plan = theory.exact.make_plan(net, theory.noise.as_noise((3, 3, 3), 0.5), 4)
 print("options", LONG_RUNNING == {"xla_backend_optimization_level": 3,
-                                  "xla_cpu_use_fusion_emitters": True,
-                                  "xla_cpu_prefer_vector_width": 512},
+                                  "xla_cpu_use_fusion_emitters": True},
       theory.exact.long_enumeration(net, Xl, plan=plan)
       and np.allclose(top, inner, rtol=1e-12, atol=0) and np.isfinite(value)
       and all(np.isfinite(g).all() for g in jax.tree_util.tree_leaves(grad)))
@@ -95,8 +95,7 @@ def test_options_apply_at_top_level_and_a_nested_call_takes_the_outer_programs()
 
 def test_the_library_runs_its_long_running_programs_with_the_options_on(production_options):
     """In this process the options are off (tests/conftest.py asks for fast compiles). In a fresh
-    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation with 512-bit
-    vectors where the CPU has them (theory.compile_options.WIDE_VECTORS), and an exact
+    process without DROPOUT_COMPILE_LONG_RUNNING they are XLA's full optimisation, and an exact
     evaluation over runs inside a jitted function and an enumeration past the threshold, at top
     level and under jax.grad, run and agree with the same calls at top level (OPTIONS above). (The
     threshold is lowered there, so that a small enumeration counts as long: compiling a large one
@@ -131,33 +130,17 @@ def test_enumerations_from_the_threshold_on_are_long():
         assert exact.long_enumeration(params, X, None, plan=plan) is long
 
 
-def test_the_engine_s_vector_width_changes_no_bit_of_a_square_loss_run():
-    """theory.compile_options.WIDE_VECTORS asks LLVM for 512-bit vectors (AVX-512 cores; elsewhere
-    a no-op): a dropout run under the square loss comes out bit for bit as with XLA's 256, at the
-    engine's optimisation level (the logistic loss is documented to differ in the last bit)."""
-    from sgd import training
-    from sgd.initialisation import torch_default_init
-
-    runs = 16
-    keys = jax.random.split(jax.random.key(8), runs)
-    params = jax.vmap(lambda k: torch_default_init(k, 4, 5, 3))(keys)
-    X = jax.random.uniform(jax.random.key(9), (runs, 6, 4), jnp.float64, -1, 1)
-    Y = jnp.prod(jnp.sign(X), axis=-1)
-    regime = training.stack_runs([training.Regime(keep_prob=0.5), training.Regime(lam=0.01)] * 8)
-    schedule = training.Schedule(steps=400, log_every=200)
-    level_1 = {**FULL_OPTIMISATION, "xla_backend_optimization_level": 1}
-    runs_under = []
-    for width in (256, 512):
-        program = long_running_jit(training._train_tiles,
-                                   options={**level_1, "xla_cpu_prefer_vector_width": width},
-                                   static_argnames=training._STATIC)
-        spec = training.run_noise(params)
-        fields, bits = training.random_fields(regime, runs, 3, spec.kind)
-        runs_under.append(training._train_single(keys, jnp.asarray(bits), params, X, Y, regime,
-                                                 program=program, schedule=schedule, noise=spec,
-                                                 fields=fields, loss="square"))
-    for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in runs_under)):
-        np.testing.assert_array_equal(a, b)
+def test_every_program_is_compiled_for_the_same_bits_on_every_x86_cpu():
+    """theory.compile_options.PORTABLE_FLAGS are in this process's XLA_FLAGS (imported before JAX
+    started, as the library asks), and they act: no dot is handed to YNNPACK (whose kernels follow
+    the CPU), and float32 rsqrt is 1 / sqrt rounded twice, not the CPU's approximate instruction
+    (without the flags both checks fail on the project's AVX2 machine)."""
+    for name, value in PORTABLE_FLAGS.items():
+        assert f"--{name}={value}" in os.environ["XLA_FLAGS"].split(), name
+    matrix = jax.ShapeDtypeStruct((64, 64), jnp.float32)
+    assert "ynn" not in jax.jit(jnp.matmul).lower(matrix, matrix).compile().as_text()
+    x = np.random.default_rng(3).uniform(0.1, 10.0, 4096).astype(np.float32)
+    np.testing.assert_array_equal(jax.jit(jax.lax.rsqrt)(x), np.float32(1) / np.sqrt(x))
 
 
 def test_under_the_engine_s_own_options_a_run_does_not_depend_on_its_batch(production_options):

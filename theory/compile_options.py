@@ -7,10 +7,12 @@ compile time, code that runs about half as fast. A few programs run for seconds 
 engine (:mod:`sgd.training`), the exact evaluator over many networks (:mod:`theory.evaluation`) or
 over many patterns (:mod:`theory.exact`), Monte Carlo, and Adam on the exact criteria. They are
 built with :func:`long_running_jit` and so get XLA's full optimisation back (measured on the
-project's earlier 2-core machine: the Figure 2 engine runs 9x slower at the low level), with
-512-bit vectors where the CPU has them (:data:`WIDE_VECTORS`). Under XLA's default flags the
-options change the engine's and MC dropout's level (:data:`RANDOM_HEAVY`) and the vector width,
+project's earlier 2-core machine: the Figure 2 engine runs 9x slower at the low level). Under XLA's
+default flags the options change the engine's and MC dropout's level (:data:`RANDOM_HEAVY`),
 nothing else.
+
+Every program of the process is also compiled for the same bits on every x86-64 CPU
+(:data:`PORTABLE_FLAGS`, asked for in ``XLA_FLAGS`` at import, like :data:`SMALL_LOOP_BYTES`).
 
 The tests keep the low level for these programs too (they run them briefly): with the environment
 variable ``DROPOUT_COMPILE_LONG_RUNNING=fast`` (set by tests/conftest.py before this module is
@@ -21,76 +23,86 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 
 import jax
 
 FULL_OPTIMISATION = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_emitters": True}
 """XLA's own defaults for the two options FAST_COMPILE lowers (XLA's DebugOptions)."""
 
-WIDE_VECTORS = {"xla_cpu_prefer_vector_width": 512}
-"""LLVM told to prefer 512-bit vectors where the CPU has them (AVX-512; elsewhere the widest it
-has, as without it; XLA's default is 256 bits). On this 2-core AMD EPYC (Zen 5, CPU family 26,
-whose 512-bit pipes do twice the arithmetic per instruction of 256-bit ones), measured
-2026-12-02, configurations alternated within the hour (the machine's speed drifts by up to 30%
-between hours): the SGD engine ran the Figure 2 protocol at 36-39 against 23-33 million model-steps per
-second at 150 models and 42-49 against 30-36 at 1,500 (three and five runs of each; at 15,000 too
-noisy to tell, 31-48 against 29-34), and practitioner_claims' Adam on the exact J_D of 32 depth-3
-networks took 40 s against 51 s. The engine's numbers are bit for bit those of 256-bit vectors for
-the square and cross-entropy losses under dropout, DropConnect and Gaussian noise, with the example
-picked by selects or by a gather (tests/test_compile_options.py checks one); the logistic loss
-differs in the last bit (exp and log1p vectorised differently), and sums the exact evaluator
-vectorises along their own axis round differently (practitioner_claims moved in the 12th digit,
-and values that are zero up to rounding, near 1e-30, by more)."""
-
 SMALL_LOOP_BYTES = 1 << 18
 """XLA:CPU compiles a while loop that touches fewer bytes per iteration than this (its cost
 analysis) into one call, instead of dispatching each fused loop of its body on its own (XLA's
-default threshold: 1024 bytes). At import this module asks for it in ``XLA_FLAGS``
-(``--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=...``; JAX's
-``compiler_options`` cannot set that map), for every program of the process, unless XLA_FLAGS
-already sets ``xla_backend_extra_options`` or JAX's backend has started (XLA reads the flags then):
-import ``theory`` or ``sgd`` before running anything in JAX, and set XLA_FLAGS yourself (for
-example ``--xla_force_host_platform_device_count``) before importing them, since afterwards it is
-no longer unset (``os.environ.setdefault`` would do nothing). Child processes inherit it. The SGD
-engine's step loop is such a loop: with :data:`sgd.kernel.LANES` = 32 it ran the Figure 2 protocol
-about 2x faster
-(:mod:`sgd.kernel` gives the numbers). It changes no bit of the engine: 18 configurations (dropout,
-DropConnect and Gaussian noise x square, logistic and cross-entropy losses x 10 and 40 examples, 70
-runs x 1000 steps) came out bit for bit as under XLA's default. Other loops it compiles as one call
-may round differently in the last bit: over `make all` (2026-12-02) no reported number or verdict
-moved, real_cross_entropy's exact penalties under the cross-entropy loss (an enumeration's loop)
-moved by up to 1e-12, and five values of mc_dropout_samples and dropout_training_time in the 12th
-digit; every other figure's JSON was the same."""
+default threshold: 1024 bytes). It is one of XLA:CPU's backend extra options (a map that JAX's
+``compiler_options`` cannot set), asked for in ``XLA_FLAGS`` at import with the rest of
+:data:`PORTABLE_FLAGS`. The SGD engine's step loop is such a loop: with :data:`sgd.kernel.LANES` =
+32 it ran the Figure 2 protocol about 2x faster (:mod:`sgd.kernel` gives the numbers). It changes
+no bit of the engine: 18 configurations (dropout, DropConnect and Gaussian noise x square, logistic
+and cross-entropy losses x 10 and 40 examples, 70 runs x 1000 steps) came out bit for bit as under
+XLA's default. Other loops it compiles as one call may round differently in the last bit: over
+`make all` (2026-12-02) no reported number or verdict moved, real_cross_entropy's exact penalties
+under the cross-entropy loss (an enumeration's loop) moved by up to 1e-12, and five values of
+mc_dropout_samples and dropout_training_time in the 12th digit; every other figure's JSON was the
+same."""
+
+PORTABLE_FLAGS = {
+    "xla_backend_extra_options": "xla_cpu_small_while_loop_byte_threshold="
+                                 f"{SMALL_LOOP_BYTES},xla_cpu_disable_platform_dependent_math",
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    **({"xla_cpu_max_isa": "AVX2"} if platform.machine().lower() in ("x86_64", "amd64") else {}),
+}
+"""XLA flags for the same bits on every x86-64 CPU with AVX2, asked for in ``XLA_FLAGS`` at import
+(with :data:`SMALL_LOOP_BYTES`). Without them XLA:CPU picks code by the CPU it runs on, and 30 epochs
+of float32 SGD carry a last-bit difference into another trajectory: a cold `make all` on the
+project's Zen 3 machine (AVX2) and on its Zen 5 (AVX-512) gave other CNN results (up to 57% in one
+run's value; B67's verdict flipped, paper_notes.md "Revisions") and another Concrete arm.
+
+- ``xla_cpu_max_isa=AVX2`` (x86-64 only): XLA generates code for AVX2 at most, so an AVX-512 CPU
+  gets the AVX2 CPU's vector widths, reduction orders and math routines (its 512-bit vectors gave
+  the SGD engine about 1.3x on Zen 5; given up for the same bits).
+- ``xla_cpu_experimental_ynn_fusion_type=`` (empty): no YNNPACK fusions. XLA:CPU hands dots and
+  reductions, float32 and float64, to YNNPACK, whose kernels are chosen at run time by the CPU; off,
+  XLA emits them itself or calls Eigen.
+- ``xla_cpu_disable_platform_dependent_math``: no math routines that differ between vendors (XLA's
+  own comment: "across e.g. AMD vs. Intel CPUs"), such as float32 rsqrt by the CPU's approximate
+  instruction (checked on Zen 3: with it, ``lax.rsqrt`` of float32 values changes in the last bit).
+
+Measured on Zen 3 only (2026-12-03): the first and third change no bit of a CNN study there; the
+second does (other kernels). Whether Zen 5 now gives Zen 3's bits can only be checked on Zen 5.
+Each flag is added unless ``XLA_FLAGS`` already names it, and only while JAX's backend has not
+started (XLA reads the flags then): import ``theory`` or ``sgd`` before running anything in JAX,
+and set XLA_FLAGS yourself (for example ``--xla_force_host_platform_device_count``) before importing
+them. Child processes inherit them."""
 
 
-def _ask_for_small_loop_calls() -> None:
-    """Append SMALL_LOOP_BYTES to XLA_FLAGS (see its doc) where it can still take effect. (JAX's
-    test for a started backend is private: if a JAX version lacks it, the flag is appended anyway,
-    harmlessly: XLA then reads it only in processes that have not started.)"""
+def _ask_for_portable_flags() -> None:
+    """Append PORTABLE_FLAGS to XLA_FLAGS (see its doc) where they can still take effect. (JAX's
+    test for a started backend is private: if a JAX version lacks it, the flags are appended anyway,
+    harmlessly: XLA then reads them only in processes that have not started.)"""
     try:
         from jax._src.xla_bridge import backends_are_initialized
     except ImportError:
         def backends_are_initialized():
             return False
 
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_extra_options" in flags or backends_are_initialized():
+    if backends_are_initialized():
         return
-    os.environ["XLA_FLAGS"] = (f"{flags} --xla_backend_extra_options="
-                               f"xla_cpu_small_while_loop_byte_threshold={SMALL_LOOP_BYTES}").strip()
+    flags = os.environ.get("XLA_FLAGS", "")
+    added = [f"--{name}={value}" for name, value in PORTABLE_FLAGS.items() if name not in flags]
+    os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
 
 
-_ask_for_small_loop_calls()
+_ask_for_portable_flags()
 
 LONG_RUNNING = None if os.environ.get("DROPOUT_COMPILE_LONG_RUNNING") == "fast" \
-    else {**FULL_OPTIMISATION, **WIDE_VECTORS}
+    else FULL_OPTIMISATION
 """The ``compiler_options`` of the long-running programs (see the module doc): XLA's full
-optimisation, :data:`WIDE_VECTORS`."""
+optimisation."""
 
 RANDOM_HEAVY = None if LONG_RUNNING is None else {**LONG_RUNNING,
                                                   "xla_backend_optimization_level": 1}
 """The options of long-running programs whose loop mostly draws random numbers (Threefry): XLA's
-level 1 with the fusion emitters and :data:`WIDE_VECTORS`. MC dropout's passes on digits
+level 1 with the fusion emitters. MC dropout's passes on digits
 (:mod:`theory.prediction`): level 3 spends about ten times longer compiling them (4.8 s against 0.5
 s on that machine) for code about 20% faster. The SGD engine (:mod:`sgd.training`, about 40% of its
 step is random bits): level 1 both compiles faster (7.6 s against 10.1 s for the Figure 2 protocol's
