@@ -25,14 +25,6 @@ FAST_COMPILE := --xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters
 # depth_penalty 65 and 75 s against 81 and 81 s, cnn_batchnorm_order 87 and 88 s against 91 and 100 s.
 ONE_CODEGEN_THREAD := --xla_cpu_parallel_codegen_split_count=1
 
-# The figures' bits must not depend on the CPU: XLA:CPU hands dots and sums to YNNPACK, whose kernels
-# are chosen at run time by the CPU, so the compute stage turns it off (theory/compile_options.py
-# caps the ISA and the vendor-dependent math for every program of the library's users too). Its
-# cost, measured 2026-12-03 on Zen 3: real_depth's depth-4 exact penalties 29 s against 13 s on one
-# core, the CNN studies 7-14 s more each; `make bench`'s exact J_D (subset sums, 2^24 patterns)
-# 33.8 s against 8.2 s, which is why the library leaves YNNPACK on.
-SAME_BITS := --xla_cpu_experimental_ynn_fusion_type=
-
 # JAX's persistent compilation cache, in the project (git-ignored .cache/): a rerun of `make all`
 # or `make test` loads what an earlier run compiled instead of compiling it again (the tests compile
 # at another optimisation level, so their entries are their own). A fresh clone starts empty.
@@ -93,7 +85,7 @@ $(DEPS): $(SOURCES) | $(SETUP)
 # the figure from the result it wrote (one Python start-up fewer), so figures/NAME.png comes out
 # newer than every prerequisite of the plot stage below, which then has nothing to do.
 results/%.json: | $(SETUP)
-	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(ONE_CODEGEN_THREAD) $(SAME_BITS) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
+	XLA_FLAGS="$(DEVICES) $(FAST_COMPILE) $(ONE_CODEGEN_THREAD) $(XLA_FLAGS)" $(PY) -m experiments $* --stage all
 
 # Plot stage: figures/NAME.{png,pdf,json} are drawn from the cache only, unless the PNG is already
 # newer than all its prerequisites (make decided to remake it before the compute stage drew it):

@@ -11,7 +11,7 @@ project's earlier 2-core machine: the Figure 2 engine runs 9x slower at the low 
 default flags the options change the engine's and MC dropout's level (:data:`RANDOM_HEAVY`),
 nothing else.
 
-Every program of the process is also compiled toward the same bits on every x86-64 CPU
+Every program of the process is also compiled for the same bits on every x86-64 CPU
 (:data:`PORTABLE_FLAGS`, asked for in ``XLA_FLAGS`` at import, like :data:`SMALL_LOOP_BYTES`).
 
 The tests keep the low level for these programs too (they run them briefly): with the environment
@@ -48,9 +48,10 @@ same."""
 PORTABLE_FLAGS = {
     "xla_backend_extra_options": "xla_cpu_small_while_loop_byte_threshold="
                                  f"{SMALL_LOOP_BYTES},xla_cpu_disable_platform_dependent_math",
+    "xla_cpu_experimental_ynn_fusion_type": "",
     **({"xla_cpu_max_isa": "AVX2"} if platform.machine().lower() in ("x86_64", "amd64") else {}),
 }
-"""XLA flags toward the same bits on every x86-64 CPU with AVX2, asked for in ``XLA_FLAGS`` at import
+"""XLA flags for the same bits on every x86-64 CPU with AVX2, asked for in ``XLA_FLAGS`` at import
 (with :data:`SMALL_LOOP_BYTES`). Without them XLA:CPU picks code by the CPU it runs on, and 30 epochs
 of float32 SGD carry a last-bit difference into another trajectory: a cold `make all` on the
 project's Zen 3 machine (AVX2) and on its Zen 5 (AVX-512) gave other CNN results (up to 57% in one
@@ -59,22 +60,22 @@ run's value; B67's verdict flipped, paper_notes.md "Revisions") and another Conc
 - ``xla_cpu_max_isa=AVX2`` (x86-64 only): XLA generates code for AVX2 at most, so an AVX-512 CPU
   gets the AVX2 CPU's vector widths, reduction orders and math routines (its 512-bit vectors gave
   the SGD engine about 1.3x on Zen 5; given up for the same bits).
+- ``xla_cpu_experimental_ynn_fusion_type=`` (empty): no YNNPACK fusions. XLA:CPU hands dots and
+  reductions, float32 and float64, to YNNPACK, whose kernels are chosen at run time by the CPU; off,
+  XLA emits them itself or calls Eigen. Its cost on Zen 3 (2026-12-03): the CNN studies take 7-14 s
+  more each in `make all`. It once cost the exact evaluator's subset sums 4x (a transposing copy that
+  YNNPACK's dots had hidden), until :func:`theory.exact._split_moments` laid its sums out for XLA's
+  own loops: `make bench`'s 2^24 patterns now take 6.5 s without YNNPACK and 7.6 s with it.
 - ``xla_cpu_disable_platform_dependent_math``: no math routines that differ between vendors (XLA's
   own comment: "across e.g. AMD vs. Intel CPUs"), such as float32 rsqrt by the CPU's approximate
   instruction (checked on Zen 3: with it, ``lax.rsqrt`` of float32 values changes in the last bit).
 
-One more source is left on here: XLA:CPU hands float32 and float64 dots and reductions to YNNPACK,
-whose kernels are chosen at run time by the CPU. `make all` turns it off
-(``--xla_cpu_experimental_ynn_fusion_type=``, the Makefile's SAME_BITS); the library does not,
-since that costs up to 4x on the exact evaluator's subset sums (the Makefile gives the numbers).
-Add it to XLA_FLAGS for bits that do not depend on the CPU.
-
-Measured on Zen 3 only (2026-12-03): the two flags change no bit of a CNN study's quick run there;
-turning YNNPACK off does (other kernels). Whether Zen 5 now gives Zen 3's bits can only be checked
-on Zen 5. Each flag is added unless ``XLA_FLAGS`` already names it, and only while JAX's backend has
-not started (XLA reads the flags then): import ``theory`` or ``sgd`` before running anything in JAX,
-and set XLA_FLAGS yourself (for example ``--xla_force_host_platform_device_count``) before importing
-them. Child processes inherit them."""
+Measured on Zen 3 only (2026-12-03): the first and third change no bit of a CNN study there; the
+second does (other kernels). Whether Zen 5 now gives Zen 3's bits can only be checked on Zen 5.
+Each flag is added unless ``XLA_FLAGS`` already names it (name one yourself to keep your value),
+and only while JAX's backend has not started (XLA reads the flags then): import ``theory`` or
+``sgd`` before running anything in JAX, and set XLA_FLAGS yourself (for example
+``--xla_force_host_platform_device_count``) before importing them. Child processes inherit them."""
 
 
 def _ask_for_portable_flags() -> None:
